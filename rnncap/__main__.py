@@ -1,0 +1,5 @@
+import sys
+
+from rnncap.cli import main
+
+sys.exit(main())
