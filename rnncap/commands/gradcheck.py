@@ -1,0 +1,21 @@
+"""`rnncap gradcheck`: numerically check every layer and the captioning model, print a table."""
+
+
+def configure(parser):
+    parser.add_argument("--layers-only", action="store_true",
+                        help="skip the CaptioningRNN checks")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random test inputs")
+
+
+def run(args):
+    from rnncap.gradcheck import LAYER_CHECKS, MODEL_CHECKS, THRESHOLD, run_checks
+
+    checks = LAYER_CHECKS if args.layers_only else LAYER_CHECKS + MODEL_CHECKS
+    results = run_checks(checks, seed=args.seed)
+    width = max(len(name) for name, _, _ in results)
+    print("%-*s  %-14s  %s" % (width, "check", "max rel error", "result"))
+    for name, err, ok in results:
+        print("%-*s  %-14.3e  %s" % (width, name, err, "pass" if ok else "FAIL"))
+    failed = sum(not ok for _, _, ok in results)
+    print("%d passed, %d failed (threshold %.0e)" % (len(results) - failed, failed, THRESHOLD))
+    return 1 if failed else 0
