@@ -13,7 +13,8 @@ compares them when that package is installed); it is pure Python, no Java.
 Bad input raises a ValueError naming the argument: refs or hyps that are not dicts or are empty,
 different image ids in refs and hyps, a hypothesis that is not a string, a reference list that is
 empty or holds a non-string. An EMPTY hypothesis string "" is valid, as in the toolkit: it matches
-nothing, so it adds zero to every score (for BLEU its length 0 also lowers the brevity penalty).
+nothing, so it adds zero to every score (for BLEU its closest reference length still counts
+in r while it adds 0 to c, so it also strengthens the brevity penalty).
 
 evaluate_model(model, data, ...) captions one image per unique image of a split and scores the
 captions against all of that image's references.
