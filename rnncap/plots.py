@@ -1,0 +1,93 @@
+"""Figures written as PNG files: the training loss curve (and, later, a captions grid).
+
+Figures are drawn on matplotlib's Agg canvas directly (no pyplot), so they work without a
+display and never switch the backend of a notebook or script that imports rnncap. Each function
+returns the matplotlib Figure, which a notebook can show with IPython.display.display(fig).
+"""
+import os
+
+import numpy as np
+
+
+def _new_figure(figsize):
+    """A matplotlib Figure attached to an Agg canvas (works with or without a display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path):
+    """Save fig as PNG at path, creating its directory; return the path."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def smooth(values, window=None):
+    """
+    Trailing moving average, the smoothed line of a noisy loss curve.
+
+    Inputs:
+    - values: 1-D sequence of length L
+    - window: Averaging window; default max(1, L // 20)
+
+    Returns:
+    - smoothed: float array of length L; entry i is the mean of values[max(0, i-window+1):i+1]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if window is None:
+        window = max(1, len(values) // 20)
+    cumsum = np.concatenate([[0.0], np.cumsum(values)])
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (cumsum[idx] - cumsum[lo]) / (idx - lo)
+
+
+def plot_loss_curve(loss_history, path, val_loss_history=None, iterations_per_epoch=None):
+    """
+    Plot the per-iteration training loss, a smoothed line and the per-epoch val loss; save as PNG.
+
+    Inputs:
+    - loss_history: Sequence of L per-iteration training losses (solver.loss_history)
+    - path: Output PNG file (its directory is created if needed)
+    - val_loss_history: Optional sequence of E per-epoch val losses (None entries are skipped)
+    - iterations_per_epoch: Iterations per epoch, placing val loss e (0-based) at iteration
+      (e + 1) * iterations_per_epoch; default L // E
+
+    Returns:
+    - fig: The matplotlib Figure
+    """
+    losses = np.asarray(loss_history, dtype=np.float64)
+    if losses.ndim != 1 or losses.size == 0:
+        raise ValueError("loss_history must be a non-empty 1-D sequence, got shape %s"
+                         % (losses.shape,))
+    iters = np.arange(1, losses.size + 1)
+    fig = _new_figure((7, 4.5))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(iters, losses, color="tab:blue", alpha=0.35, linewidth=1, label="train loss")
+    if losses.size > 1:
+        ax.plot(iters, smooth(losses), color="tab:blue", linewidth=2, label="train (smoothed)")
+    if val_loss_history is not None and len(val_loss_history) > 0:
+        E = len(val_loss_history)
+        per_epoch = iterations_per_epoch if iterations_per_epoch else max(losses.size // E, 1)
+        if isinstance(per_epoch, bool) or not isinstance(per_epoch, (int, np.integer)) \
+                or per_epoch < 1:
+            raise ValueError("iterations_per_epoch must be a positive integer, got %r"
+                             % (iterations_per_epoch,))
+        points = [((e + 1) * per_epoch, v) for e, v in enumerate(val_loss_history) if v is not None]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, "o-", color="tab:orange", linewidth=2, label="val loss (per epoch)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_title("Training loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
