@@ -10,6 +10,7 @@ import sys
 # name -> (module, one-line help)
 COMMANDS = {
     "gradcheck": ("rnncap.commands.gradcheck", "numerically check every layer's gradients"),
+    "overfit": ("rnncap.commands.overfit", "the classic small-data overfit run (seed 231, 50 captions)"),
 }
 
 

@@ -1,0 +1,62 @@
+"""`rnncap overfit`: the classic small-data overfit run of CS231n assignment 3.
+
+Protocol (seeded, so that on COCO it prints the published logs digit for digit): seed 231,
+load_coco_data(max_train=50), CaptioningRNN(hidden 512, wordvec 256, float32), adam with learning
+rate 5e-3, 50 epochs of batch 25 (100 iterations), lr_decay 0.95 for rnn and 0.995 for lstm (and
+gru), print_every 10. Then it prints the final loss, ground-truth vs sampled captions for a few
+train and val examples, and saves a loss-curve PNG.
+"""
+
+LR_DECAY = {"rnn": 0.95, "lstm": 0.995, "gru": 0.995}
+NUM_EXAMPLES = 3
+
+
+def configure(parser):
+    parser.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
+                        help="recurrent cell (default: rnn)")
+    parser.add_argument("--data", default=None, metavar="coco|shapes|DIR",
+                        help="dataset: COCO, the built-in shapes dataset or a directory in the "
+                             "COCO layout (default: COCO when found, else shapes)")
+    parser.add_argument("--seed", type=int, default=231,
+                        help="seed of the global np.random (default: 231, the classic one)")
+    parser.add_argument("--plot", default=None, metavar="FILE",
+                        help="where to save the loss curve (default: overfit_CELL.png)")
+
+
+def run(args):
+    import numpy as np
+
+    from rnncap.captioning_solver import CaptioningSolver
+    from rnncap.classifiers.rnn import CaptioningRNN
+    from rnncap.coco_utils import decode_captions, load_coco_data, resolve_dataset, \
+        sample_coco_minibatch
+    from rnncap.plots import plot_loss_curve
+
+    directory, kind = resolve_dataset(args.data)
+    names = {"coco": "COCO", "shapes": "the built-in shapes dataset", "dir": "the dataset"}
+    print("Data: %s in %s" % (names.get(kind, kind), directory))
+
+    np.random.seed(args.seed)
+    data = load_coco_data(directory, max_train=50)
+    model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
+                          input_dim=data["train_features"].shape[1], hidden_dim=512,
+                          wordvec_dim=256, dtype=np.float32)
+    solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=50, batch_size=25,
+                              optim_config={"learning_rate": 5e-3},
+                              lr_decay=LR_DECAY[args.cell], verbose=True, print_every=10)
+    solver.train()
+    print("Final loss: %f" % solver.loss_history[-1])
+
+    for split in ("train", "val"):
+        gt, features, _ = sample_coco_minibatch(data, batch_size=NUM_EXAMPLES, split=split)
+        gt = decode_captions(gt, data["idx_to_word"])
+        sampled = decode_captions(model.sample(features), data["idx_to_word"])
+        for gt_caption, sample_caption in zip(gt, sampled):
+            print("%-5s  sampled: %s" % (split, sample_caption))
+            print("       truth:   %s" % gt_caption)
+
+    path = args.plot or "overfit_%s.png" % args.cell
+    num_train = data["train_captions"].shape[0]
+    plot_loss_curve(solver.loss_history, path, iterations_per_epoch=max(num_train // 25, 1))
+    print("Loss curve: %s" % path)
+    return 0
