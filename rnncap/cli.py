@@ -11,6 +11,7 @@ import sys
 COMMANDS = {
     "gradcheck": ("rnncap.commands.gradcheck", "numerically check every layer's gradients"),
     "overfit": ("rnncap.commands.overfit", "the classic small-data overfit run (seed 231, 50 captions)"),
+    "exercise": ("rnncap.commands.exercise", "make the student copy of the exercises, or grade one"),
 }
 
 
