@@ -1,0 +1,363 @@
+"""COCO captioning data in the CS231n layout, and the built-in "shapes" data in the same layout.
+
+A data directory holds
+    coco2014_captions.h5           train_captions (N, 17) int, train_image_idxs (N,) int,
+                                   val_captions, val_image_idxs
+    coco2014_vocab.json            {"idx_to_word": [...], "word_to_idx": {...}}
+                                   (<NULL>=0, <START>=1, <END>=2, <UNK>=3)
+    train2014_vgg16_fc7.h5         features (num_images, 4096) float   (and val2014_...)
+    train2014_vgg16_fc7_pca.h5     features (num_images, 512) float    (and val2014_...)
+    train2014_urls.txt             one image URL per line              (and val2014_...)
+A URL line that is a relative path (the built-in data's PNGs) is taken relative to the directory.
+
+Where the data is (load_coco_data's base_dir): a path; 'coco' or None -> $RNNCAP_DATA if set,
+else datasets/coco_captioning in the repository root (what get_coco_captioning.sh fills);
+'shapes' -> the built-in dataset, generated on first use into $RNNCAP_CACHE/shapes or
+~/.cache/rnncap/shapes.
+
+Global RNG: load_coco_data draws exactly one np.random.randint(num_train, size=max_train) when
+max_train is given, and nothing else; sample_coco_minibatch draws one np.random.choice per call.
+"""
+import json
+import os
+
+import numpy as np
+
+from rnncap import shapes
+from rnncap._validate import check_array, check_indices
+
+CAPTIONS_FILE = "coco2014_captions.h5"
+VOCAB_FILE = "coco2014_vocab.json"
+CAPTION_KEYS = ("train_captions", "train_image_idxs", "val_captions", "val_image_idxs")
+SPECIAL_TOKENS = ("<NULL>", "<START>", "<END>", "<UNK>")
+_HINT = ("run ./get_coco_captioning.sh to download COCO, or use the built-in dataset "
+         "(load_coco_data('shapes'), --data shapes)")
+
+
+def required_files():
+    """The file names a complete data directory holds."""
+    names = [CAPTIONS_FILE, VOCAB_FILE]
+    for split in ("train", "val"):
+        names += ["%s2014_vgg16_fc7.h5" % split, "%s2014_vgg16_fc7_pca.h5" % split,
+                  "%s2014_urls.txt" % split]
+    return names
+
+
+def _repo_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def coco_dir():
+    """Where COCO is expected: $RNNCAP_DATA, else <repository>/datasets/coco_captioning."""
+    env = os.environ.get("RNNCAP_DATA")
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    return os.path.join(_repo_root(), "datasets", "coco_captioning")
+
+
+def missing_files(directory):
+    """The required file names absent from `directory` (all of them if it does not exist)."""
+    return [f for f in required_files() if not os.path.isfile(os.path.join(str(directory), f))]
+
+
+def resolve_dataset(data=None):
+    """Decide which data directory to use.
+
+    Inputs:
+    - data: None (COCO if its directory is complete, else the built-in shapes data),
+      'coco' (COCO or FileNotFoundError), 'shapes' (the built-in data, generated if needed),
+      or a directory path
+
+    Returns:
+    - (directory, kind): the absolute directory and kind in {'coco', 'shapes', 'dir'}
+    """
+    if data is not None and not isinstance(data, (str, os.PathLike)):
+        raise ValueError("data must be None, 'coco', 'shapes' or a directory path, got %r" % (data,))
+    if data is None or data == "coco":
+        d = coco_dir()
+        missing = missing_files(d)
+        if not missing:
+            return d, "coco"
+        if data == "coco":
+            raise FileNotFoundError("COCO data not found in %s (missing %s): run "
+                                    "./get_coco_captioning.sh, or use --data shapes"
+                                    % (d, ", ".join(missing)))
+        return shapes.ensure_shapes(), "shapes"
+    if data == "shapes":
+        return shapes.ensure_shapes(), "shapes"
+    d = os.path.abspath(os.path.expanduser(str(data)))
+    if not os.path.isdir(d):
+        raise FileNotFoundError("data directory %s does not exist; %s" % (d, _HINT))
+    return d, "dir"
+
+
+def _base_dir(base_dir):
+    if base_dir is None or base_dir == "coco":
+        return coco_dir()
+    if base_dir == "shapes":
+        return shapes.ensure_shapes()
+    if not isinstance(base_dir, (str, os.PathLike)):
+        raise ValueError("base_dir must be None, 'coco', 'shapes' or a directory path, got %r"
+                         % (base_dir,))
+    return os.path.abspath(os.path.expanduser(str(base_dir)))
+
+
+def _open_h5(path):
+    """Open an HDF5 file for reading, turning every failure into an error that names the file."""
+    import h5py
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError("missing data file %s; %s" % (path, _HINT))
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError("%s is not a readable HDF5 file (truncated or corrupt?): %s" % (path, e))
+
+
+def _read(f, name, path):
+    """The whole dataset `name` of open file f as an array."""
+    if name not in f:
+        raise ValueError("%s has no dataset '%s' (it has: %s)" % (path, name, ", ".join(f.keys())))
+    try:
+        return f[name][()]
+    except (OSError, RuntimeError) as e:
+        raise ValueError("cannot read dataset '%s' of %s (truncated or corrupt?): %s" % (name, path, e))
+
+
+class LazyFeatures:
+    """Image features that stay in their HDF5 file; indexing reads only the rows asked for.
+
+    feats[idx] for an integer array idx (any order, repeats, negative as in NumPy) returns the
+    same (len(idx), D) array that indexing the eager array would, reading the sorted unique rows.
+    Also supports ints and slices, .shape, .dtype, .ndim, len() and np.asarray (reads all).
+    """
+
+    def __init__(self, path, name="features"):
+        self.path = path
+        self._file = _open_h5(path)
+        if name not in self._file:
+            self._file.close()
+            raise ValueError("%s has no dataset '%s'" % (path, name))
+        self._dset = self._file[name]
+        self.shape, self.dtype, self.ndim = self._dset.shape, self._dset.dtype, self._dset.ndim
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _rows(self, idx):
+        try:
+            return self._dset[idx]
+        except (OSError, RuntimeError) as e:
+            raise ValueError("cannot read features from %s (truncated or corrupt?): %s"
+                             % (self.path, e))
+
+    def __getitem__(self, idx):
+        if isinstance(idx, (int, np.integer, slice)):
+            return np.asarray(self._rows(idx))
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            check_array("idx", idx, shape=(self.shape[0],), dtype_kind=None)
+            idx = np.flatnonzero(idx)
+        n = self.shape[0]
+        check_indices("idx", idx + n * (idx < 0) if idx.dtype.kind in "iu" else idx, n)
+        flat = (idx % n).ravel()
+        if flat.size == 0:
+            return np.empty(idx.shape + self.shape[1:], dtype=self.dtype)
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        rows = self._rows(uniq)  # h5py wants increasing, unique indices
+        return rows[inverse.ravel()].reshape(idx.shape + self.shape[1:])
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.asarray(self._rows(slice(None)))
+        return a if dtype is None else a.astype(dtype)
+
+    def close(self):
+        self._file.close()
+
+    def __del__(self):
+        try:
+            self._file.close()
+        except Exception:  # interpreter shutdown: h5py may already be gone
+            pass
+
+    def __repr__(self):
+        return "LazyFeatures(%r, shape=%s, dtype=%s)" % (self.path, self.shape, self.dtype)
+
+
+def _load_vocab(path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError("missing data file %s; %s" % (path, _HINT))
+    try:
+        with open(path) as f:
+            vocab = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError("%s is not valid JSON: %s" % (path, e))
+    if not isinstance(vocab, dict) or not {"idx_to_word", "word_to_idx"} <= set(vocab):
+        raise ValueError("%s must hold an object with keys idx_to_word and word_to_idx" % path)
+    itw, wti = vocab["idx_to_word"], vocab["word_to_idx"]
+    if not isinstance(itw, list) or not isinstance(wti, dict) or len(itw) != len(wti):
+        raise ValueError("%s: idx_to_word (a list) and word_to_idx (a dict) must have one entry "
+                         "per word" % path)
+    if tuple(itw[:4]) != SPECIAL_TOKENS:
+        raise ValueError("%s: the first four words must be %s, got %s"
+                         % (path, list(SPECIAL_TOKENS), itw[:4]))
+    bad = [w for i, w in enumerate(itw) if wti.get(w) != i]
+    if bad:
+        raise ValueError("%s: word_to_idx disagrees with idx_to_word for %r" % (path, bad[0]))
+    return itw, wti
+
+
+def _load_urls(path, directory):
+    if not os.path.isfile(path):
+        raise FileNotFoundError("missing data file %s; %s" % (path, _HINT))
+    with open(path) as f:
+        lines = [line.strip() for line in f]
+    while lines and not lines[-1]:
+        lines.pop()
+    urls = [u if "://" in u or os.path.isabs(u) else os.path.join(directory, u) for u in lines]
+    return np.asarray(urls)
+
+
+def _check_split(data, split, num_words, files):
+    """Raise ValueError naming the file for any inconsistency of one split."""
+    caps, idxs = data[split + "_captions"], data[split + "_image_idxs"]
+    feats, urls = data[split + "_features"], data[split + "_urls"]
+    cfile, ffile, ufile = files
+    if caps.ndim != 2 or caps.dtype.kind not in "iu":
+        raise ValueError("%s: %s_captions must be a 2-D integer array, got shape %s dtype %s"
+                         % (cfile, split, caps.shape, caps.dtype))
+    if idxs.ndim != 1 or idxs.dtype.kind not in "iu":
+        raise ValueError("%s: %s_image_idxs must be a 1-D integer array, got shape %s dtype %s"
+                         % (cfile, split, idxs.shape, idxs.dtype))
+    if caps.shape[0] != idxs.shape[0]:
+        raise ValueError("%s: %s_captions has %d rows but %s_image_idxs has %d"
+                         % (cfile, split, caps.shape[0], split, idxs.shape[0]))
+    if caps.size and (caps.min() < 0 or caps.max() >= num_words):
+        raise ValueError("%s: %s_captions holds word indices in [%d, %d], outside the vocabulary "
+                         "[0, %d)" % (cfile, split, caps.min(), caps.max(), num_words))
+    if len(feats.shape) != 2 or feats.dtype.kind != "f":
+        raise ValueError("%s: features must be a 2-D float array, got shape %s dtype %s"
+                         % (ffile, feats.shape, feats.dtype))
+    if feats.shape[0] != len(urls):
+        raise ValueError("%s has %d feature rows but %s lists %d URLs"
+                         % (ffile, feats.shape[0], ufile, len(urls)))
+    if idxs.size and (idxs.min() < 0 or idxs.max() >= feats.shape[0]):
+        raise ValueError("%s: %s_image_idxs holds values in [%d, %d], outside the %d images of %s"
+                         % (cfile, split, idxs.min(), idxs.max(), feats.shape[0], ffile))
+
+
+def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False):
+    """Load captioning data in the CS231n COCO layout (see the module docstring).
+
+    Inputs:
+    - base_dir: a directory, 'coco', 'shapes' or None (-> $RNNCAP_DATA, else the default COCO dir)
+    - max_train: if given, keep max_train train captions drawn with replacement by one
+      np.random.randint(num_train, size=max_train) (the CS231n protocol)
+    - pca_features: load the 512-d *_pca features instead of the 4096-d fc7 ones
+    - lazy: leave the features in their HDF5 files (LazyFeatures); minibatches read their rows
+
+    Returns a dict:
+    - train_captions (N, 17) int32, train_image_idxs (N,) int32, val_captions, val_image_idxs
+    - train_features (num_train_images, D), val_features: float32 arrays (LazyFeatures if lazy)
+    - idx_to_word: list of str; word_to_idx: dict str -> int
+    - train_urls, val_urls: arrays of str, one per image
+
+    Raises FileNotFoundError for a missing directory or file, ValueError (naming the file) for
+    damaged data: unreadable HDF5, a missing dataset, out-of-range indices, mismatched lengths.
+    """
+    if max_train is not None and not (isinstance(max_train, (int, np.integer))
+                                      and not isinstance(max_train, bool) and max_train >= 1):
+        raise ValueError("max_train must be None or a positive integer, got %r" % (max_train,))
+    d = _base_dir(base_dir)
+    if not os.path.isdir(d):
+        raise FileNotFoundError("data directory %s does not exist; %s" % (d, _HINT))
+    data = {}
+    cfile = os.path.join(d, CAPTIONS_FILE)
+    with _open_h5(cfile) as f:
+        for k in CAPTION_KEYS:
+            data[k] = _read(f, k, cfile)
+    data["idx_to_word"], data["word_to_idx"] = _load_vocab(os.path.join(d, VOCAB_FILE))
+    suffix = "_pca" if pca_features else ""
+    for split in ("train", "val"):
+        ffile = os.path.join(d, "%s2014_vgg16_fc7%s.h5" % (split, suffix))
+        ufile = os.path.join(d, "%s2014_urls.txt" % split)
+        if lazy:
+            data[split + "_features"] = LazyFeatures(ffile)
+        else:
+            with _open_h5(ffile) as f:
+                data[split + "_features"] = _read(f, "features", ffile)
+        data[split + "_urls"] = _load_urls(ufile, d)
+        _check_split(data, split, len(data["idx_to_word"]), (cfile, ffile, ufile))
+    if data["train_features"].shape[1] != data["val_features"].shape[1]:
+        raise ValueError("train features have %d columns but val features %d (in %s)"
+                         % (data["train_features"].shape[1], data["val_features"].shape[1], d))
+    if max_train is not None:
+        num_train = data["train_captions"].shape[0]
+        mask = np.random.randint(num_train, size=max_train)
+        data["train_captions"] = data["train_captions"][mask]
+        data["train_image_idxs"] = data["train_image_idxs"][mask]
+    return data
+
+
+def decode_captions(captions, idx_to_word):
+    """Turn word indices into strings.
+
+    Inputs:
+    - captions: (T,) or (N, T) integer array
+    - idx_to_word: list (or dict int -> str) of words
+
+    Returns a str for 1-D input, a list of N str for 2-D input. <NULL> is skipped, words stop
+    after <END> (which is kept), <START> is kept.
+    """
+    captions = check_array("captions", captions, dtype_kind="i")
+    if captions.ndim not in (1, 2):
+        raise ValueError("captions must have 1 or 2 dimensions, got shape %s" % (captions.shape,))
+    if isinstance(idx_to_word, dict):
+        bad = [int(i) for i in np.unique(captions) if int(i) not in idx_to_word]
+        if bad:
+            raise ValueError("captions holds index %d, which idx_to_word does not have" % bad[0])
+    else:
+        check_indices("captions", captions, len(idx_to_word))
+    rows = captions[None] if captions.ndim == 1 else captions
+    decoded = []
+    for row in rows:
+        words = []
+        for i in row:
+            word = idx_to_word[int(i)]
+            if word != "<NULL>":
+                words.append(word)
+            if word == "<END>":
+                break
+        decoded.append(" ".join(words))
+    return decoded[0] if captions.ndim == 1 else decoded
+
+
+def sample_coco_minibatch(data, batch_size=100, split="train"):
+    """Draw a minibatch of captions with one np.random.choice(num_captions, batch_size).
+
+    Inputs:
+    - data: dict from load_coco_data
+    - batch_size: number of captions
+    - split: 'train' or 'val'
+
+    Returns:
+    - captions: (batch_size, T) int array
+    - image_features: (batch_size, D) features of each caption's image
+    - urls: (batch_size,) array of str
+    """
+    if split not in ("train", "val"):
+        raise ValueError("split must be 'train' or 'val', got %r" % (split,))
+    if not (isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
+            and batch_size >= 1):
+        raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))
+    keys = [split + k for k in ("_captions", "_image_idxs", "_features", "_urls")]
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError("data lacks %s (expected the dict of load_coco_data)" % ", ".join(missing))
+    split_size = data[keys[0]].shape[0]
+    mask = np.random.choice(split_size, batch_size)
+    captions = data[keys[0]][mask]
+    image_idxs = data[keys[1]][mask]
+    image_features = data[keys[2]][image_idxs]
+    urls = data[keys[3]][image_idxs]
+    return captions, image_features, urls

@@ -1,0 +1,131 @@
+"""A fixed NumPy image-feature extractor: the built-in dataset's stand-in for VGG-16 fc7.
+
+    image (64, 64, 3) uint8
+      -> conv 5x5, 32 random filters, ReLU, 2x2 max-pool   -> (32, 32, 32)
+      -> conv 3x3, 64 random filters, ReLU, 4x4 max-pool   -> (8, 8, 64)
+      -> flatten, scale                                     -> 4096-d "fc7" (non-negative, like VGG)
+
+The filters come from a np.random.Generator with a fixed seed, so the extractor is one fixed
+function of the pixels (like a pretrained network whose weights never change); it never looks at
+captions. Layer 1 mixes the colour channels randomly, so colour survives as which filters fire;
+layer 2 combines edge responses, which separates outlines (round, straight, diagonal); the 8 x 8
+grid of the last pooling keeps where things are. `fit_pca` then gives the 512-d `_pca` features.
+"""
+import numpy as np
+
+from rnncap._validate import check_array
+
+FILTER_SEED = 20240229  # fixed forever: changing it changes every feature file
+IMAGE_SIZE = 64
+FEATURE_DIM = 4096
+_OUT_SCALE = 4.0  # brings the mean activation to roughly VGG fc7's order (~0.5)
+
+
+def _filters():
+    """The fixed weights: (w1 (75, 32), b1 (32,), w2 (288, 64), b2 (64,))."""
+    rng = np.random.Generator(np.random.PCG64(FILTER_SEED))
+    w1 = rng.standard_normal((5 * 5 * 3, 32)) / np.sqrt(5 * 5 * 3)
+    b1 = 0.05 * rng.standard_normal(32)
+    w2 = rng.standard_normal((3 * 3 * 32, 64)) / np.sqrt(3 * 3 * 32)
+    b2 = -0.02 + 0.02 * rng.standard_normal(64)
+    return [a.astype(np.float32) for a in (w1, b1, w2, b2)]
+
+
+def _conv_relu(x, w, b, k):
+    """'Same' convolution with a k x k window, then ReLU.
+
+    Inputs:
+    - x: (N, H, W, C) float32
+    - w: (k * k * C, F) weights in (row, col, channel) order
+    - b: (F,) biases
+    Returns (N, H, W, F) float32.
+    """
+    N, H, W, C = x.shape
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    # windows: (N, H, W, C, k, k) view -> rows of (k, k, C) patches
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(1, 2))
+    cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(N * H * W, k * k * C)
+    out = cols @ w + b
+    np.maximum(out, 0, out=out)
+    return out.reshape(N, H, W, -1)
+
+
+def _max_pool(x, s):
+    """Non-overlapping s x s max-pool of (N, H, W, C) -> (N, H // s, W // s, C)."""
+    N, H, W, C = x.shape
+    return x.reshape(N, H // s, s, W // s, s, C).max(axis=(2, 4))
+
+
+def extract_features(images, batch_size=64):
+    """Compute the 4096-d features of a stack of images.
+
+    Inputs:
+    - images: (N, 64, 64, 3) uint8 array
+    - batch_size: images per chunk (bounds the memory of the patch matrices)
+
+    Returns:
+    - features: (N, 4096) float32, non-negative
+    """
+    images = check_array("images", images, shape=("N", IMAGE_SIZE, IMAGE_SIZE, 3), dtype_kind=None)
+    if images.dtype != np.uint8:
+        raise ValueError("images must be uint8, got dtype %s" % images.dtype)
+    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+        raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))
+    w1, b1, w2, b2 = _filters()
+    out = np.empty((images.shape[0], FEATURE_DIM), dtype=np.float32)
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start:start + batch_size].astype(np.float32) / 255.0 - 0.5
+        h1 = _max_pool(_conv_relu(x, w1, b1, 5), 2)
+        h2 = _max_pool(_conv_relu(h1, w2, b2, 3), 4)
+        out[start:start + x.shape[0]] = _OUT_SCALE * h2.reshape(x.shape[0], -1)
+    return out
+
+
+def fit_pca(X, dim=512, seed=0):
+    """Fit a PCA basis by randomized SVD (a seeded Generator; never the global RNG).
+
+    Inputs:
+    - X: (N, D) float array, the training features, with N, D >= dim
+    - dim: number of components
+    - seed: seed of the Generator drawing the random test matrix
+
+    Returns:
+    - mean: (D,) float32, the column means of X
+    - components: (dim, D) float32, orthonormal rows, by decreasing variance; each row's
+      largest-magnitude entry is positive (fixes the SVD's sign ambiguity, for determinism)
+    """
+    X = check_array("X", X, ndim=2, finite=True)
+    N, D = X.shape
+    if not (isinstance(dim, (int, np.integer)) and 1 <= dim <= min(N, D)):
+        raise ValueError("dim must be an integer in [1, min(N, D)] = [1, %d], got %r" % (min(N, D), dim))
+    mean = X.mean(axis=0, dtype=np.float64)
+    Xc = (X - mean).astype(np.float64)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    k = min(dim + 64, min(N, D))
+    Q, _ = np.linalg.qr(Xc @ rng.standard_normal((D, k)))
+    for _ in range(3):  # power iterations sharpen the spectrum's top
+        Q, _ = np.linalg.qr(Xc.T @ Q)
+        Q, _ = np.linalg.qr(Xc @ Q)
+    _, _, Vt = np.linalg.svd(Q.T @ Xc, full_matrices=False)
+    comps = Vt[:dim]
+    signs = np.sign(comps[np.arange(dim), np.abs(comps).argmax(axis=1)])
+    return mean.astype(np.float32), (comps * signs[:, None]).astype(np.float32)
+
+
+def apply_pca(X, mean, components):
+    """Project features onto a PCA basis.
+
+    Inputs:
+    - X: (N, D) float array
+    - mean: (D,) from fit_pca
+    - components: (K, D) from fit_pca
+
+    Returns:
+    - (N, K) float32, (X - mean) @ components.T
+    """
+    components = check_array("components", components, ndim=2)
+    D = components.shape[1]
+    X = check_array("X", X, shape=("N", D))
+    mean = check_array("mean", mean, shape=(D,))
+    return ((X - mean) @ components.T).astype(np.float32)
