@@ -299,10 +299,9 @@ def _importers(refs, left_out):
 
 
 def _is_trusted(plan, rel):
-    """Files whose text outside the regions is public by design: the package, notebooks,
-    README.md and every file with regions."""
-    return (rel.startswith(PACKAGE + "/") or rel.endswith(".ipynb") or rel == "README.md"
-            or rel in plan.regions)
+    """Files whose text outside the regions is public by design: the package, notebooks and
+    every file with regions. (README.md is not, but always goes in: verify_copy checks it.)"""
+    return rel.startswith(PACKAGE + "/") or rel.endswith(".ipynb") or rel in plan.regions
 
 
 def plan_copy(src):
@@ -321,7 +320,7 @@ def plan_copy(src):
     left_out = {r: "exercise tooling" for r in INSTRUCTOR_ONLY if (plan.src / r).exists()}
     left_out.update(_reference_code(plan, refs))
     for rel in candidates:  # any other file holding solution text
-        if rel not in left_out and not _is_trusted(plan, rel):
+        if rel not in left_out and rel != "README.md" and not _is_trusted(plan, rel):
             text = _readable_text(plan.src / rel)
             found = [line for line in plan.solution_lines if line in text]
             if found:
