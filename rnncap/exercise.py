@@ -12,9 +12,10 @@ make_student_copy(src, out) writes a complete, installable student copy of the c
   - README.md's "## Exercise mode" section becomes a students section, and STUDENTS.md is
     rendered from exercise/STUDENTS.md;
   - left out: .git, virtual environments, caches, build outputs, gitignored files, the exercise
-    templates and tests, and every .py file outside the package that imports a module (or names a
-    function) with solution regions and has no regions of its own: those are instructor tests
-    whose expected values come from reference code written in the test.
+    templates and tests, and files outside the package that reveal solutions (plan_copy): Python
+    files that use a module or function with regions (instructor tests and benchmarks, whose
+    expected values come from reference code written in them), files importing those, and files
+    containing a solution line.
 Everything else is copied byte for byte. The copy is then checked: every module imports, and no
 solution line survives anywhere in it (see solution_lines for which lines are searched).
 """
@@ -342,12 +343,16 @@ def student_readme(text):
     return text[:m.start()] + STUDENT_README_SECTION + "\n" + text[m.end():]
 
 
+def _table_order(item):
+    """Sort key of a (path, regions) item: the package first, its modules before subpackages."""
+    rel = item[0]
+    return (not rel.startswith(PACKAGE + "/"), rel.count("/"), rel)
+
+
 def todo_table(plan):
-    """Markdown table of what the student implements, in file order."""
+    """Markdown table of what the student implements, file by file."""
     rows = ["| where | what | hint |", "|---|---|---|"]
-    def order(rel):  # the package first, shallow modules before subpackages
-        return (not rel.startswith(PACKAGE + "/"), rel.count("/"), rel)
-    for rel, regions in sorted(plan.regions.items(), key=lambda item: order(item[0])):
+    for rel, regions in sorted(plan.regions.items(), key=_table_order):
         if rel not in plan.files:
             continue
         for item in regions:
@@ -410,7 +415,7 @@ def make_student_copy(src, out, force=False, verify=True):
     if not template.is_file():
         raise FileNotFoundError("source %s has no %s (the students' guide template)"
                                 % (src, TEMPLATE))
-    if out == src or src in out.parents and not out.relative_to(src).parts[0] in SKIP_TOP:
+    if out == src or (src in out.parents and out.relative_to(src).parts[0] not in SKIP_TOP):
         raise ValueError("OUT_DIR %s must lie outside the source %s (or under its out/)"
                          % (out, src))
     plan = plan_copy(src)
@@ -420,7 +425,11 @@ def make_student_copy(src, out, force=False, verify=True):
     guide = template.read_text(encoding="utf-8").replace("{{TODO_TABLE}}", todo_table(plan))
     _write_text(out / "STUDENTS.md", guide)
     if verify:
-        verify_copy(plan, out)
+        try:
+            verify_copy(plan, out)
+        except ValueError:
+            shutil.rmtree(out)  # never leave a leaking copy behind
+            raise
     return plan
 
 
@@ -428,7 +437,7 @@ def make_student_copy(src, out, force=False, verify=True):
 
 def _region_lines(lines, regions):
     """Lines strictly inside regions (markers and hints excluded), and the other lines."""
-    inside, outside, k = [], [], 0
+    inside, outside = [], []
     spans = [(r.begin, r.end) for r in regions]
     for i, line in enumerate(lines):
         if any(b <= i <= e for b, e in spans):
@@ -441,7 +450,7 @@ def _region_lines(lines, regions):
 
 
 def _texts(path, rel):
-    """[(text, regions)] for one file: one entry per notebook cell, else the whole file."""
+    """[(lines, regions)] for one file: one entry per notebook cell, else the whole file."""
     if rel.endswith(".ipynb"):
         nb = json.loads(path.read_text(encoding="utf-8"))
         out = []
@@ -475,15 +484,15 @@ def solution_lines(src, trusted):
 
 
 def _readable_text(path):
-    """A file's text as a reader sees it: notebooks decoded cell by cell (sources and outputs)."""
+    """A file's text as a reader sees it: notebooks also decoded cell by cell (JSON escapes
+    quotes and newlines)."""
     raw = path.read_bytes().decode("utf-8", errors="ignore")
     if path.suffix == ".ipynb":
         try:
             nb = json.loads(raw)
         except ValueError:
             return raw
-        raw += "\n".join(_cell_source(c) + "\n" + json.dumps(c.get("outputs", []))
-                         for c in nb.get("cells", []))
+        raw += "\n".join(_cell_source(c) for c in nb.get("cells", []))
     return raw
 
 

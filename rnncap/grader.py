@@ -371,6 +371,8 @@ def graded_checks():
 def _judge(judge, status, arrays, row):
     """Result for one row from the student process's status and outputs."""
     state, message = status.get(row, ["error", "no result"])
+    if len(message) > 100:  # one table line per row
+        message = message[:97] + "..."
     if state == "not implemented":
         return Result(row, "not implemented", None, message)
     if state == "error":

@@ -383,6 +383,7 @@ def test_a_surviving_solution_line_stops_make(tmp_path):
         f.write("\nThe trick: `out = 2 * x  # the solution`.\n")
     with pytest.raises(ValueError, match=r"solution text survives.*out = 2 \* x.*README.md"):
         exercise.make_student_copy(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # no leaking copy is left behind
 
 
 @pytest.mark.parametrize("body, message", [
