@@ -42,3 +42,11 @@ def test_unknown_option_is_a_one_line_usage_error(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--bogus" in err
+
+
+def test_full_gradcheck_includes_the_captioning_model(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    for cell in ("rnn", "lstm", "gru"):
+        assert "CaptioningRNN[%s]" % cell in out
+    assert "13 passed, 0 failed" in out

@@ -8,7 +8,7 @@ def configure(parser):
 
 
 def run(args):
-    from rnncap.gradcheck import LAYER_CHECKS, MODEL_CHECKS, THRESHOLD, run_checks
+    from rnncap.gradcheck import LAYER_CHECKS, MODEL_CHECKS, MODEL_THRESHOLD, THRESHOLD, run_checks
 
     checks = LAYER_CHECKS if args.layers_only else LAYER_CHECKS + MODEL_CHECKS
     results = run_checks(checks, seed=args.seed)
@@ -17,5 +17,6 @@ def run(args):
     for name, err, ok in results:
         print("%-*s  %-14.3e  %s" % (width, name, err, "pass" if ok else "FAIL"))
     failed = sum(not ok for _, _, ok in results)
-    print("%d passed, %d failed (threshold %.0e)" % (len(results) - failed, failed, THRESHOLD))
+    print("%d passed, %d failed (threshold %.0e for layers, %.0e for the model)"
+          % (len(results) - failed, failed, THRESHOLD, MODEL_THRESHOLD))
     return 1 if failed else 0
