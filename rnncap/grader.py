@@ -180,7 +180,8 @@ def _reference_model(ref, cell_type, rng, scale):
                                          **MODEL_SIZES)
     finally:
         np.random.set_state(state)
-    model.params = {k: scale * rng.standard_normal(v.shape) for k, v in sorted(model.params.items())}
+    model.params = {k: scale * rng.standard_normal(v.shape)
+                    for k, v in sorted(model.params.items())}
     return model
 
 

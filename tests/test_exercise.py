@@ -21,8 +21,10 @@ from rnncap.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "# BEGIN " + "SOLUTION", "# END " + "SOLUTION"  # split: this file has no regions
-STUB = re.compile(r'^(\s*)# TODO: .*\n\1raise NotImplementedError\("implement ([\w.]+)"\)\n',
-                  re.M)
+STUB = re.compile(r'^(\s*)# TODO: .*\n'
+                  r'\1raise NotImplementedError\("implement ([\w.]+)"\)(?:\n|\Z)', re.M)
+MD_BEGIN, MD_END = "<!-- BEGIN " + "SOLUTION -->", "<!-- END " + "SOLUTION -->"
+MD_STUB = re.compile(r"^()()\*Your answer here\.\*(?:\n|\Z)", re.M)  # two empty groups, as STUB
 ROWS = ["affine_forward", "affine_backward", "rnn_step_forward", "rnn_step_backward",
         "rnn_forward", "rnn_backward", "lstm_step_forward", "lstm_step_backward",
         "lstm_forward", "lstm_backward", "gru_step_forward", "gru_step_backward", "gru_forward",
@@ -31,7 +33,7 @@ ROWS = ["affine_forward", "affine_backward", "rnn_step_forward", "rnn_step_backw
         "CaptioningRNN.loss", "CaptioningRNN.sample", "sgd", "sgd_momentum", "rmsprop", "adam"]
 
 
-# ----------------------------------------------------------------------------- helpers (independent)
+# ----------------------------------------------------------------------------- independent helpers
 
 def spans(lines, begin=BEGIN, end=END):
     """(begin, end) line indices of every region, markers included."""
@@ -63,11 +65,11 @@ def enclosing_function(source, lineno):
     return best
 
 
-def paste_back(student_text, original_text):
-    """The student text with each TODO/raise stub replaced by the original region (in order)."""
+def paste_back(student_text, original_text, stub=STUB, markers=(BEGIN, END)):
+    """The student text with each stub replaced by the original region (in order)."""
     lines = original_text.splitlines(keepends=True)
-    regions = ["".join(lines[b:e + 1]) for b, e in spans(lines)]
-    pieces = STUB.split(student_text)  # text, indent, name, text, indent, name, ..., text
+    regions = ["".join(lines[b:e + 1]) for b, e in spans(lines, *markers)]
+    pieces = stub.split(student_text)  # text, indent, name, text, indent, name, ..., text
     assert len(pieces) == 3 * len(regions) + 1
     out = pieces[0]
     for k, region in enumerate(regions):
@@ -162,7 +164,7 @@ def test_no_solution_line_survives_anywhere_in_the_copy(student):
             cells = json.loads(path.read_text())["cells"]
             texts = [("".join(c["source"]).splitlines(),
                       (BEGIN, END) if c["cell_type"] == "code"
-                      else ("<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->")) for c in cells]
+                      else (MD_BEGIN, MD_END)) for c in cells]
         else:
             texts = [(path.read_text(errors="ignore").splitlines(), (BEGIN, END))]
         for lines, markers in texts:
@@ -221,6 +223,13 @@ def test_round_trip_restores_the_library_and_grades_like_it(student, tmp_path, c
         text = paste_back((student / rel).read_text(), path.read_text())
         assert text == path.read_text(), rel
         (restored / rel).write_text(text)
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):  # cell sources, likewise
+        copy_cells = json.loads((student / "notebooks" / path.name).read_text())["cells"]
+        for cell, copied in zip(json.loads(path.read_text())["cells"], copy_cells):
+            code = cell["cell_type"] == "code"
+            text = paste_back("".join(copied["source"]), "".join(cell["source"]),
+                              *((STUB, (BEGIN, END)) if code else (MD_STUB, (MD_BEGIN, MD_END))))
+            assert text == "".join(cell["source"]), path.name
     assert main(["exercise", "check", str(restored)]) == 0
     assert "total: 25 of 25 passed (100%)" in capsys.readouterr().out
 
@@ -321,11 +330,13 @@ def small_tree(root):
     """A tiny checkout: package with regions, a notebook, tests, README, template."""
     files = {
         "pyproject.toml": "[project]\nname = 'rnncap'\n",
-        "README.md": "# Title\n\n## Exercise mode (instructors)\n\nsecret notes\n\n## Tests\n\nrun\n",
+        "README.md": "# Title\n\n## Exercise mode (instructors)\n\nsecret notes\n\n"
+                     "## Tests\n\nrun\n",
         "exercise/STUDENTS.md": "# Guide\n\n{{TODO_TABLE}}\n",
         "rnncap/__init__.py": "",
         "rnncap/mod.py": MOD.replace("@BEGIN@", BEGIN).replace("@END@", END),
-        "tests/test_mod.py": "from rnncap.mod import double\n\ndef test():\n    assert double(1) == 2\n",
+        "tests/test_mod.py": "from rnncap.mod import double\n\n\ndef test():\n"
+                             "    assert double(1) == 2\n",
         "tests/test_uses_reference.py": "import test_mod\n",
         "tests/test_other.py": "def test():\n    assert True\n",
         "docs/notes.md": "We compute `total = total + v * self.weight_of_v` in a loop.\n",
@@ -335,9 +346,9 @@ def small_tree(root):
         (root / rel).write_text(text)
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": ["Why?\n", "\n",
-                                                             "<!-- BEGIN SOLUTION -->\n",
+                                                             MD_BEGIN + "\n",
                                                              "Because of the chain rule.\n",
-                                                             "<!-- END SOLUTION -->"]},
+                                                             MD_END]},
         {"cell_type": "code", "metadata": {}, "execution_count": 3,
          "outputs": [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}],
          "source": ["def f(x):\n", "    " + BEGIN + "\n", "    return x + 40\n",
