@@ -299,10 +299,17 @@ def _importers(refs, left_out):
         found.update(more)
 
 
-def _is_trusted(plan, rel):
-    """Files whose text outside the regions is public by design: the package, notebooks and
-    every file with regions. (README.md is not, but always goes in: verify_copy checks it.)"""
-    return rel.startswith(PACKAGE + "/") or rel.endswith(".ipynb") or rel in plan.regions
+def is_public(rel):
+    """Whether a file's text outside the regions is student material by design: the package and
+    the notebooks. (Other files are searched for solution text; README.md always goes in and is
+    searched by verify_copy.)"""
+    return rel.startswith(PACKAGE + "/") or rel.endswith(".ipynb")
+
+
+def _student_text(src, rel):
+    """The text a student would get for `rel` (regions of a .py file cut out)."""
+    text = _readable_text(Path(src) / rel)
+    return strip_code(text, rel)[0] if rel.endswith(".py") else text
 
 
 def plan_copy(src):
@@ -314,15 +321,15 @@ def plan_copy(src):
         if regions:
             plan.regions[rel] = regions
     plan.functions = package_functions(plan.src / PACKAGE)
-    trusted = [r for r in candidates if _is_trusted(plan, r)]
-    plan.solution_lines = solution_lines(plan.src, trusted)
+    plan.solution_lines = solution_lines(plan.src, [r for r in candidates
+                                                    if is_public(r) or r in plan.regions])
     refs = {r: _references(plan.src / r) for r in candidates
-            if r.endswith(".py") and not _is_trusted(plan, r)}
+            if r.endswith(".py") and not is_public(r) and r not in plan.regions}
     left_out = {r: "exercise tooling" for r in INSTRUCTOR_ONLY if (plan.src / r).exists()}
     left_out.update(_reference_code(plan, refs))
-    for rel in candidates:  # any other file holding solution text
-        if rel not in left_out and rel != "README.md" and not _is_trusted(plan, rel):
-            text = _readable_text(plan.src / rel)
+    for rel in candidates:  # any other file that would still hold solution text
+        if rel not in left_out and rel != "README.md" and not is_public(rel):
+            text = _student_text(plan.src, rel)
             found = [line for line in plan.solution_lines if line in text]
             if found:
                 left_out[rel] = "contains solution text: %r" % found[0]
@@ -464,21 +471,22 @@ def _texts(path, rel):
     return [(lines, find_regions(lines, rel) if rel.endswith(".py") else [])]
 
 
-def solution_lines(src, trusted):
-    """The solution lines a leak search looks for, from the files `trusted` (relative paths) of
-    checkout `src`.
+def solution_lines(src, files):
+    """The solution lines a leak search looks for, from `files` (paths relative to checkout
+    `src`: those with regions, and the public ones).
 
     Every stripped line inside a region (markers and hints excluded: hints are meant for the
     student), except lines shorter than MIN_LEAK_LINE characters (`return`, `pass`, `else:`) and
-    lines that also occur outside the regions of these files (they are in the copy by design,
-    e.g. `H = prev_h.shape[1]` in a helper).
+    lines that also occur outside the regions of the package or the notebooks (they are in the
+    copy by design, e.g. `H = prev_h.shape[1]` in a helper).
     """
     inside, public = set(), []
-    for rel in trusted:
+    for rel in files:
         for lines, regions in _texts(Path(src) / rel, rel):
             ins, outs = _region_lines(lines, regions)
             inside.update(ins)
-            public.append("\n".join(outs))
+            if is_public(rel):
+                public.append("\n".join(outs))
     public = "\n".join(public)
     return sorted(t for t in inside if len(t) >= MIN_LEAK_LINE and t not in public)
 
