@@ -50,3 +50,15 @@ def test_full_gradcheck_includes_the_captioning_model(capsys):
     for cell in ("rnn", "lstm", "gru"):
         assert "CaptioningRNN[%s]" % cell in out
     assert "13 passed, 0 failed" in out
+
+
+def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
+    from rnncap import rnn_layers
+
+    def todo(*args):
+        raise NotImplementedError("implement gru_forward")
+
+    monkeypatch.setattr(rnn_layers, "gru_forward", todo)
+    assert main(["gradcheck", "--layers-only"]) == 1
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("gru ")][0]
+    assert "not implemented" in line

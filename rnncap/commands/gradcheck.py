@@ -15,7 +15,10 @@ def run(args):
     width = max(len(name) for name, _, _ in results)
     print("%-*s  %-14s  %s" % (width, "check", "max rel error", "result"))
     for name, err, ok in results:
-        print("%-*s  %-14.3e  %s" % (width, name, err, "pass" if ok else "FAIL"))
+        if err is None:
+            print("%-*s  %-14s  %s" % (width, name, "-", "not implemented"))
+        else:
+            print("%-*s  %-14.3e  %s" % (width, name, err, "pass" if ok else "FAIL"))
     failed = sum(not ok for _, _, ok in results)
     print("%d passed, %d failed (threshold %.0e for layers, %.0e for the model)"
           % (len(results) - failed, failed, THRESHOLD, MODEL_THRESHOLD))
