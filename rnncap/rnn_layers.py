@@ -77,6 +77,18 @@ def _check_cell(x, prev_h, Wx, Wh, b, k, x_name="x", h_name="prev_h", seq=False)
     return x, prev_h, Wx, Wh, b
 
 
+# ----------------------------------------------------------------------------- layout helpers
+
+def _time_major(x):
+    """(N, T, D) -> a contiguous (T, N, D) copy, so that every step's slice x[t] is contiguous."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2))
+
+
+def _batch_major(a):
+    """(T, N, D) -> a contiguous (N, T, D) copy (the layout the public API returns)."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2))
+
+
 # ----------------------------------------------------------------------------- affine
 
 def affine_forward(x, w, b):
@@ -102,7 +114,8 @@ def affine_forward(x, w, b):
     b = check_array("b", b, shape=(w.shape[1],))
     check_same_dtype(x=x, w=w, b=b)
     # BEGIN SOLUTION
-    out = x.reshape(x.shape[0], D) @ w + b
+    out = x.reshape(x.shape[0], D) @ w
+    out += b
     # END SOLUTION
     return out, (x, w)
 
@@ -148,7 +161,10 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     x, prev_h, Wx, Wh, b = _check_cell(x, prev_h, Wx, Wh, b, 1)
     check_same_dtype(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
-    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    next_h = x @ Wx
+    next_h += prev_h @ Wh
+    next_h += b
+    np.tanh(next_h, out=next_h)
     # END SOLUTION
     return next_h, (x, prev_h, Wx, Wh, next_h)
 
@@ -169,7 +185,9 @@ def rnn_step_backward(dnext_h, cache):
     """
     x, prev_h, Wx, Wh, next_h = cache
     # BEGIN SOLUTION
-    da = dnext_h * (1 - next_h * next_h)  # tanh'(a) = 1 - tanh(a)^2
+    da = next_h * next_h
+    np.subtract(1, da, out=da)  # tanh'(a) = 1 - tanh(a)^2
+    da *= dnext_h
     dx = da @ Wx.T
     dprev_h = da @ Wh.T
     dWx = x.T @ da
@@ -191,22 +209,28 @@ def rnn_forward(x, h0, Wx, Wh, b):
 
     Returns a tuple of:
     - h: Hidden states for the entire timeseries, of shape (N, T, H)
-    - cache: (x, h0, Wx, Wh, h)
+    - cache: (xs, hs, Wx, Wh), stored time-major so that each step's slice is contiguous:
+      xs (T, N, D) holds x[:, t] at xs[t]; hs (T + 1, N, H) holds h0 at hs[0] and h[:, t] at
+      hs[t + 1]
     """
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 1, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
     N, T, D = x.shape
     H = h0.shape[1]
-    h = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, H)  # input part of every step at once
-    prev_h = h0
+    xs = _time_major(x)
+    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    hs[0] = h0
+    np.matmul(xs.reshape(T * N, D), Wx, out=hs[1:].reshape(T * N, H))  # x·Wx of every step
+    hs[1:] += b
+    hWh = np.empty_like(h0)
     for t in range(T):
-        ht = h[:, t]
-        ht += prev_h @ Wh
-        np.tanh(ht, out=ht)
-        prev_h = ht
+        np.matmul(hs[t], Wh, out=hWh)
+        hs[t + 1] += hWh
+        np.tanh(hs[t + 1], out=hs[t + 1])
+    h = _batch_major(hs[1:])
     # END SOLUTION
-    return h, (x, h0, Wx, Wh, h)
+    return h, (xs, hs, Wx, Wh)
 
 
 def rnn_backward(dh, cache):
@@ -214,7 +238,7 @@ def rnn_backward(dh, cache):
 
     Inputs:
     - dh: Upstream gradients of all hidden states, of shape (N, T, H)
-    - cache: (x, h0, Wx, Wh, h) from rnn_forward
+    - cache: (xs, hs, Wx, Wh) from rnn_forward
 
     Returns a tuple of:
     - dx: Gradient of inputs, of shape (N, T, D)
@@ -223,49 +247,89 @@ def rnn_backward(dh, cache):
     - dWh: Gradient of hidden-to-hidden weights, of shape (H, H)
     - db: Gradient of biases, of shape (H,)
     """
-    x, h0, Wx, Wh, h = cache
+    xs, hs, Wx, Wh = cache
     # BEGIN SOLUTION
-    N, T, D = x.shape
-    H = h0.shape[1]
-    da = np.empty_like(h)
-    dnext = np.zeros_like(h0)  # gradient flowing into h[:, t] from step t + 1
+    T, N, D = xs.shape
+    H = hs.shape[2]
+    da = np.empty((T, N, H), dtype=hs.dtype)  # gradient of the pre-activation of every step
+    dnext_h = np.zeros((N, H), dtype=hs.dtype)  # gradient reaching h_t from step t + 1
+    tanh_grad = np.empty_like(dnext_h)
     for t in reversed(range(T)):
-        dat = da[:, t]
-        np.add(dh[:, t], dnext, out=dat)
-        dat *= 1 - h[:, t] * h[:, t]
-        dnext = dat @ Wh.T
-    da2 = da.reshape(N * T, H)
-    prev_hs = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
-    dx = (da2 @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ da2
-    dWh = prev_hs.T @ da2
+        np.add(dh[:, t], dnext_h, out=da[t])
+        np.multiply(hs[t + 1], hs[t + 1], out=tanh_grad)
+        np.subtract(1, tanh_grad, out=tanh_grad)  # tanh'(a) = 1 - tanh(a)^2
+        da[t] *= tanh_grad
+        np.matmul(da[t], Wh.T, out=dnext_h)
+    da2 = da.reshape(T * N, H)
+    dx = _batch_major((da2 @ Wx.T).reshape(T, N, D))
+    dWx = xs.reshape(T * N, D).T @ da2
+    dWh = hs[:-1].reshape(T * N, H).T @ da2
     db = da2.sum(axis=0)
-    dh0 = dnext
+    dh0 = dnext_h
     # END SOLUTION
     return dx, dh0, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- LSTM
 
-def _lstm_gates(a, H):
-    """Turn pre-activations a (N, 4H) into gates in place: sigmoid on i, f, o; tanh on g."""
+def _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h):
+    """The LSTM cell after its matrix products, in preallocated arrays.
+
+    Inputs:
+    - a: Pre-activations x·Wx + prev_h·Wh + b, of shape (N, 4H); turned into the gates
+      i, f, o, g in place (sigmoid on the first 3H columns, tanh on the last H)
+    - prev_c: Previous cell state, of shape (N, H)
+    - next_c, tanh_c, next_h: Outputs, each of shape (N, H): f * prev_c + i * g, tanh(next_c)
+      and o * tanh(next_c)
+    """
+    # BEGIN SOLUTION
+    H = prev_c.shape[1]
     _sigmoid_(a[:, :3 * H])
     np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
-    return a
+    i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    np.multiply(i, g, out=tanh_c)  # tanh_c as scratch until the last two lines
+    np.multiply(f, prev_c, out=next_c)
+    next_c += tanh_c
+    np.tanh(next_c, out=tanh_c)
+    np.multiply(o, tanh_c, out=next_h)
+    # END SOLUTION
 
 
-def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c):
-    """Gradients of one LSTM cell w.r.t. its pre-activations a (N, 4H) and prev_c (N, H)."""
+def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da, dprev_c):
+    """Gradients of one LSTM cell, written into preallocated arrays.
+
+    Inputs:
+    - dnext_h, dnext_c: Upstream gradients of next_h and next_c, each of shape (N, H)
+    - gates: The gates i, f, o, g of this step, of shape (N, 4H)
+    - prev_c, tanh_c: The previous cell state and tanh(next_c), each of shape (N, H)
+    - da: Output, gradient of the pre-activations, of shape (N, 4H)
+    - dprev_c: Output, gradient of prev_c, of shape (N, H); it may be the same array as dnext_c
+    """
+    # BEGIN SOLUTION
     H = prev_c.shape[1]
     i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    dc = dnext_c + dnext_h * o * (1 - tanh_c * tanh_c)
-    da = np.empty_like(gates)
-    da[:, :H] = dc * g * i * (1 - i)
-    da[:, H:2 * H] = dc * prev_c * f * (1 - f)
-    da[:, 2 * H:3 * H] = dnext_h * tanh_c * o * (1 - o)
-    da[:, 3 * H:] = dc * i * (1 - g * g)
-    dprev_c = dc * f
-    return da, dprev_c
+    di, df, do, dg = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    # Local derivatives first: s' = s (1 - s) for i, f, o and tanh' = 1 - g^2 for g.
+    np.subtract(1, gates[:, :3 * H], out=da[:, :3 * H])
+    da[:, :3 * H] *= gates[:, :3 * H]
+    np.multiply(g, g, out=dg)
+    np.subtract(1, dg, out=dg)
+    # dc = dnext_c + dnext_h * o * (1 - tanh_c^2), built in dprev_c and scaled by f at the end.
+    dc = np.multiply(tanh_c, tanh_c)
+    np.subtract(1, dc, out=dc)
+    dc *= o
+    dc *= dnext_h
+    dc += dnext_c
+    do *= dnext_h
+    do *= tanh_c
+    di *= g
+    di *= dc
+    df *= prev_c
+    df *= dc
+    dg *= i
+    dg *= dc
+    np.multiply(dc, f, out=dprev_c)
+    # END SOLUTION
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -291,12 +355,11 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     prev_c = check_array("prev_c", prev_c, shape=prev_h.shape, finite=True)
     check_same_dtype(x=x, prev_h=prev_h, prev_c=prev_c, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
-    H = prev_h.shape[1]
-    gates = _lstm_gates(x @ Wx + prev_h @ Wh + b, H)
-    i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    next_c = f * prev_c + i * g
-    tanh_c = np.tanh(next_c)
-    next_h = o * tanh_c
+    gates = x @ Wx
+    gates += prev_h @ Wh
+    gates += b
+    next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
+    _lstm_cell_forward(gates, prev_c, next_c, tanh_c, next_h)
     # END SOLUTION
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tanh_c)
 
@@ -319,7 +382,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """
     x, prev_h, prev_c, Wx, Wh, gates, tanh_c = cache
     # BEGIN SOLUTION
-    da, dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c)
+    da = np.empty_like(gates)
+    dprev_c = np.empty_like(prev_c)
+    _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da, dprev_c)
     dx = da @ Wx.T
     dprev_h = da @ Wh.T
     dWx = x.T @ da
@@ -341,28 +406,31 @@ def lstm_forward(x, h0, Wx, Wh, b):
 
     Returns a tuple of:
     - h: Hidden states for all timesteps of all sequences, of shape (N, T, H)
-    - cache: (x, h0, Wx, Wh, h, gates (N, T, 4H), c (N, T, H), tanh(c) (N, T, H))
+    - cache: (xs, hs, cs, gates, tanh_cs, Wx, Wh), stored time-major so that each step's slice is
+      contiguous: xs (T, N, D) holds x[:, t] at xs[t]; hs and cs (T + 1, N, H) hold the hidden
+      and cell states, h0 and zeros at index 0 and step t's at t + 1; gates (T, N, 4H) holds
+      i, f, o, g and tanh_cs (T, N, H) tanh(c) of every step
     """
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 4, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
     N, T, D = x.shape
     H = h0.shape[1]
-    gates = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)  # x·Wx for every step at once
-    h = np.empty((N, T, H), dtype=x.dtype)
-    c = np.empty_like(h)
-    prev_h, prev_c = h0, np.zeros_like(h0)
+    xs = _time_major(x)
+    gates = (xs.reshape(T * N, D) @ Wx).reshape(T, N, 4 * H)  # x·Wx of every step at once
+    gates += b
+    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    cs = np.empty_like(hs)
+    tanh_cs = np.empty((T, N, H), dtype=x.dtype)
+    hs[0], cs[0] = h0, 0
+    hWh = np.empty((N, 4 * H), dtype=x.dtype)
     for t in range(T):
-        at = gates[:, t]
-        at += prev_h @ Wh
-        _lstm_gates(at, H)
-        np.multiply(at[:, H:2 * H], prev_c, out=c[:, t])
-        c[:, t] += at[:, :H] * at[:, 3 * H:]
-        np.multiply(at[:, 2 * H:3 * H], np.tanh(c[:, t]), out=h[:, t])
-        prev_h, prev_c = h[:, t], c[:, t]
-    tanh_c = np.tanh(c)
+        np.matmul(hs[t], Wh, out=hWh)
+        gates[t] += hWh
+        _lstm_cell_forward(gates[t], cs[t], cs[t + 1], tanh_cs[t], hs[t + 1])
+    h = _batch_major(hs[1:])
     # END SOLUTION
-    return h, (x, h0, Wx, Wh, h, gates, c, tanh_c)
+    return h, (xs, hs, cs, gates, tanh_cs, Wx, Wh)
 
 
 def lstm_backward(dh, cache):
@@ -379,24 +447,22 @@ def lstm_backward(dh, cache):
     - dWh: Gradient of hidden-to-hidden weight matrix, of shape (H, 4H)
     - db: Gradient of biases, of shape (4H,)
     """
-    x, h0, Wx, Wh, h, gates, c, tanh_c = cache
+    xs, hs, cs, gates, tanh_cs, Wx, Wh = cache
     # BEGIN SOLUTION
-    N, T, D = x.shape
-    H = h0.shape[1]
-    da = np.empty_like(gates)
-    dnext_h = np.zeros_like(h0)
-    dnext_c = np.zeros_like(h0)
-    zeros = np.zeros_like(h0)
+    T, N, D = xs.shape
+    H = hs.shape[2]
+    da = np.empty_like(gates)  # gradient of the pre-activations of every step
+    dnext_h = np.zeros((N, H), dtype=hs.dtype)  # gradients reaching step t from step t + 1
+    dnext_c = np.zeros_like(dnext_h)
+    dh_t = np.empty_like(dnext_h)
     for t in reversed(range(T)):
-        prev_c = c[:, t - 1] if t > 0 else zeros
-        da[:, t], dnext_c = _lstm_cell_backward(dh[:, t] + dnext_h, dnext_c,
-                                                gates[:, t], prev_c, tanh_c[:, t])
-        dnext_h = da[:, t] @ Wh.T
-    da2 = da.reshape(N * T, 4 * H)
-    prev_hs = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
-    dx = (da2 @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ da2
-    dWh = prev_hs.T @ da2
+        np.add(dh[:, t], dnext_h, out=dh_t)
+        _lstm_cell_backward(dh_t, dnext_c, gates[t], cs[t], tanh_cs[t], da[t], dnext_c)
+        np.matmul(da[t], Wh.T, out=dnext_h)
+    da2 = da.reshape(T * N, 4 * H)
+    dx = _batch_major((da2 @ Wx.T).reshape(T, N, D))
+    dWx = xs.reshape(T * N, D).T @ da2
+    dWh = hs[:-1].reshape(T * N, H).T @ da2
     db = da2.sum(axis=0)
     dh0 = dnext_h
     # END SOLUTION
@@ -405,34 +471,67 @@ def lstm_backward(dh, cache):
 
 # ----------------------------------------------------------------------------- GRU
 
-def _gru_cell(xa, prev_h, Wh):
-    """One GRU cell from its input part xa = x·Wx + b (N, 3H). Returns next_h, gates, ha_n."""
-    H = prev_h.shape[1]
-    ha = prev_h @ Wh
-    gates = xa.copy()
-    gates[:, :2 * H] += ha[:, :2 * H]
-    _sigmoid_(gates[:, :2 * H])
-    r, z = gates[:, :H], gates[:, H:2 * H]
-    ha_n = ha[:, 2 * H:]
-    n = gates[:, 2 * H:]
-    n += r * ha_n
-    np.tanh(n, out=n)
-    next_h = n + z * (prev_h - n)  # (1 - z) * n + z * prev_h
-    return next_h, gates, ha_n
+def _gru_cell_forward(xa, hWh, prev_h, gates, next_h):
+    """The GRU cell after its matrix products, in preallocated arrays.
 
-
-def _gru_cell_backward(dnext_h, prev_h, gates, ha_n):
-    """Gradients of one GRU cell w.r.t. xa (N, 3H), ha = prev_h·Wh (N, 3H) and prev_h directly."""
+    Inputs:
+    - xa: Input part x·Wx + b, of shape (N, 3H) (not modified)
+    - hWh: Recurrent part prev_h·Wh, of shape (N, 3H) (not modified)
+    - prev_h: Previous hidden state, of shape (N, H)
+    - gates: Output, r, z, n of shape (N, 3H)
+    - next_h: Output, (1 - z) * n + z * prev_h, of shape (N, H)
+    """
+    # BEGIN SOLUTION
     H = prev_h.shape[1]
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    dn = dnext_h * (1 - z)
-    dxa = np.empty_like(gates)
-    dxa[:, 2 * H:] = dn * (1 - n * n)
-    dxa[:, H:2 * H] = dnext_h * (prev_h - n) * z * (1 - z)
-    dxa[:, :H] = dxa[:, 2 * H:] * ha_n * r * (1 - r)
-    dha = dxa.copy()
-    dha[:, 2 * H:] *= r
-    return dxa, dha, dnext_h * z
+    np.add(xa[:, :2 * H], hWh[:, :2 * H], out=gates[:, :2 * H])
+    _sigmoid_(gates[:, :2 * H])
+    np.multiply(r, hWh[:, 2 * H:], out=n)  # the reset gate acts after the product
+    n += xa[:, 2 * H:]
+    np.tanh(n, out=n)
+    np.subtract(prev_h, n, out=next_h)
+    next_h *= z
+    next_h += n  # n + z * (prev_h - n) = (1 - z) * n + z * prev_h
+    # END SOLUTION
+
+
+def _gru_cell_backward(dnext_h, prev_h, gates, hWh_n, dxa, dhWh, dprev_h):
+    """Gradients of one GRU cell, written into preallocated arrays.
+
+    Inputs:
+    - dnext_h: Upstream gradient of next_h, of shape (N, H)
+    - prev_h: Previous hidden state, of shape (N, H)
+    - gates: r, z, n of this step, of shape (N, 3H)
+    - hWh_n: prev_h·Wh_n of this step, of shape (N, H)
+    - dxa: Output, gradient of the input part x·Wx + b, of shape (N, 3H)
+    - dhWh: Output, gradient of prev_h·Wh, of shape (N, 3H)
+    - dprev_h: Output, the direct part dnext_h * z of prev_h's gradient, of shape (N, H)
+    """
+    # BEGIN SOLUTION
+    H = prev_h.shape[1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    dr, dz, dn = dxa[:, :H], dxa[:, H:2 * H], dxa[:, 2 * H:]
+    # dn = dnext_h * (1 - z) * (1 - n^2)
+    np.multiply(n, n, out=dn)
+    np.subtract(1, dn, out=dn)
+    np.subtract(1, z, out=dr)  # dr as scratch
+    dn *= dr
+    dn *= dnext_h
+    # dz = dnext_h * (prev_h - n) * z * (1 - z)
+    np.subtract(1, z, out=dr)
+    dr *= z
+    np.subtract(prev_h, n, out=dz)
+    dz *= dr
+    dz *= dnext_h
+    # dr = dn * hWh_n * r * (1 - r)
+    np.subtract(1, r, out=dr)
+    dr *= r
+    dr *= hWh_n
+    dr *= dn
+    dhWh[:, :2 * H] = dxa[:, :2 * H]
+    np.multiply(dn, r, out=dhWh[:, 2 * H:])
+    np.multiply(dnext_h, z, out=dprev_h)
+    # END SOLUTION
 
 
 def gru_step_forward(x, prev_h, Wx, Wh, b):
@@ -459,9 +558,16 @@ def gru_step_forward(x, prev_h, Wx, Wh, b):
     x, prev_h, Wx, Wh, b = _check_cell(x, prev_h, Wx, Wh, b, 3)
     check_same_dtype(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
-    next_h, gates, ha_n = _gru_cell(x @ Wx + b, prev_h, Wh)
+    H = prev_h.shape[1]
+    xa = x @ Wx
+    xa += b
+    hWh = prev_h @ Wh
+    gates = np.empty_like(xa)
+    next_h = np.empty_like(prev_h)
+    _gru_cell_forward(xa, hWh, prev_h, gates, next_h)
+    hWh_n = hWh[:, 2 * H:].copy()  # a view would keep all of hWh alive
     # END SOLUTION
-    return next_h, (x, prev_h, Wx, Wh, gates, ha_n)
+    return next_h, (x, prev_h, Wx, Wh, gates, hWh_n)
 
 
 def gru_step_backward(dnext_h, cache):
@@ -478,13 +584,15 @@ def gru_step_backward(dnext_h, cache):
     - dWh: Gradient of hidden-to-hidden weights, of shape (H, 3H)
     - db: Gradient of biases, of shape (3H,)
     """
-    x, prev_h, Wx, Wh, gates, ha_n = cache
+    x, prev_h, Wx, Wh, gates, hWh_n = cache
     # BEGIN SOLUTION
-    dxa, dha, dprev_h = _gru_cell_backward(dnext_h, prev_h, gates, ha_n)
+    dxa, dhWh = np.empty_like(gates), np.empty_like(gates)
+    dprev_h = np.empty_like(prev_h)
+    _gru_cell_backward(dnext_h, prev_h, gates, hWh_n, dxa, dhWh, dprev_h)
     dx = dxa @ Wx.T
-    dprev_h += dha @ Wh.T
+    dprev_h += dhWh @ Wh.T
     dWx = x.T @ dxa
-    dWh = prev_h.T @ dha
+    dWh = prev_h.T @ dhWh
     db = dxa.sum(axis=0)
     # END SOLUTION
     return dx, dprev_h, dWx, dWh, db
@@ -502,23 +610,30 @@ def gru_forward(x, h0, Wx, Wh, b):
 
     Returns a tuple of:
     - h: Hidden states for all timesteps, of shape (N, T, H)
-    - cache: (x, h0, Wx, Wh, h, gates (N, T, 3H), prev_h·Wh_n (N, T, H))
+    - cache: (xs, hs, gates, hWh_ns, Wx, Wh), stored time-major so that each step's slice is
+      contiguous: xs (T, N, D) holds x[:, t] at xs[t]; hs (T + 1, N, H) holds h0 at hs[0] and
+      h[:, t] at hs[t + 1]; gates (T, N, 3H) holds r, z, n and hWh_ns (T, N, H) prev_h·Wh_n
     """
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 3, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
     N, T, D = x.shape
     H = h0.shape[1]
-    xa = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 3 * H)  # x·Wx for every step at once
-    h = np.empty((N, T, H), dtype=x.dtype)
+    xs = _time_major(x)
+    xa = (xs.reshape(T * N, D) @ Wx).reshape(T, N, 3 * H)  # x·Wx of every step at once
+    xa += b
+    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    hs[0] = h0
     gates = np.empty_like(xa)
-    ha_n = np.empty_like(h)
-    prev_h = h0
+    hWh_ns = np.empty((T, N, H), dtype=x.dtype)
+    hWh = np.empty((N, 3 * H), dtype=x.dtype)
     for t in range(T):
-        h[:, t], gates[:, t], ha_n[:, t] = _gru_cell(xa[:, t], prev_h, Wh)
-        prev_h = h[:, t]
+        np.matmul(hs[t], Wh, out=hWh)
+        _gru_cell_forward(xa[t], hWh, hs[t], gates[t], hs[t + 1])
+        hWh_ns[t] = hWh[:, 2 * H:]
+    h = _batch_major(hs[1:])
     # END SOLUTION
-    return h, (x, h0, Wx, Wh, h, gates, ha_n)
+    return h, (xs, hs, gates, hWh_ns, Wx, Wh)
 
 
 def gru_backward(dh, cache):
@@ -535,23 +650,24 @@ def gru_backward(dh, cache):
     - dWh: Gradient of hidden-to-hidden weights, of shape (H, 3H)
     - db: Gradient of biases, of shape (3H,)
     """
-    x, h0, Wx, Wh, h, gates, ha_n = cache
+    xs, hs, gates, hWh_ns, Wx, Wh = cache
     # BEGIN SOLUTION
-    N, T, D = x.shape
-    H = h0.shape[1]
-    dxa = np.empty_like(gates)
-    dha = np.empty_like(gates)
-    dnext_h = np.zeros_like(h0)
+    T, N, D = xs.shape
+    H = hs.shape[2]
+    dxa = np.empty_like(gates)  # gradients of x·Wx + b and of prev_h·Wh, every step
+    dhWh = np.empty_like(gates)
+    dnext_h = np.zeros((N, H), dtype=hs.dtype)
+    dh_t = np.empty_like(dnext_h)
+    dhWh_h = np.empty_like(dnext_h)
     for t in reversed(range(T)):
-        prev_h = h[:, t - 1] if t > 0 else h0
-        dxa[:, t], dha[:, t], dprev_h = _gru_cell_backward(dh[:, t] + dnext_h, prev_h,
-                                                           gates[:, t], ha_n[:, t])
-        dnext_h = dprev_h + dha[:, t] @ Wh.T
-    dxa2 = dxa.reshape(N * T, 3 * H)
-    prev_hs = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
-    dx = (dxa2 @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ dxa2
-    dWh = prev_hs.T @ dha.reshape(N * T, 3 * H)
+        np.add(dh[:, t], dnext_h, out=dh_t)
+        _gru_cell_backward(dh_t, hs[t], gates[t], hWh_ns[t], dxa[t], dhWh[t], dnext_h)
+        np.matmul(dhWh[t], Wh.T, out=dhWh_h)
+        dnext_h += dhWh_h
+    dxa2 = dxa.reshape(T * N, 3 * H)
+    dx = _batch_major((dxa2 @ Wx.T).reshape(T, N, D))
+    dWx = xs.reshape(T * N, D).T @ dxa2
+    dWh = hs[:-1].reshape(T * N, H).T @ dhWh.reshape(T * N, 3 * H)
     db = dxa2.sum(axis=0)
     dh0 = dnext_h
     # END SOLUTION
@@ -627,7 +743,9 @@ def temporal_affine_forward(x, w, b):
     check_same_dtype(x=x, w=w, b=b)
     # BEGIN SOLUTION
     N, T, D = x.shape
-    out = (x.reshape(N * T, D) @ w + b).reshape(N, T, w.shape[1])
+    out = x.reshape(N * T, D) @ w
+    out += b
+    out = out.reshape(N, T, w.shape[1])
     # END SOLUTION
     return out, (x, w)
 
@@ -685,16 +803,19 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
         mask = mask.astype(bool)
     # BEGIN SOLUTION
     x_flat = x.reshape(N * T, V)
-    y_flat = y.reshape(N * T)
-    mask_flat = mask.reshape(N * T)
     rows = np.arange(N * T)
-    logp = log_softmax(x_flat)
-    loss = -logp[rows, y_flat][mask_flat].sum() / N
-    dx_flat = np.exp(logp)
-    dx_flat[rows, y_flat] -= 1
-    dx_flat *= (mask_flat / N).astype(x.dtype)[:, None]
+    y_flat = y.reshape(N * T)
+    weight = (mask.reshape(N * T) / N).astype(x.dtype)  # 1/N where counted, else 0
+    # Softmax with the row max subtracted; one buffer becomes the probabilities, then dx.
+    probs = x_flat - x_flat.max(axis=1, keepdims=True)
+    target = probs[rows, y_flat]  # shifted score of the correct word
+    np.exp(probs, out=probs)
+    total = probs.sum(axis=1)  # >= 1: the max entry contributes exp(0)
+    loss = np.dot(weight, np.log(total) - target)  # -log p[y] = log(total) - target
+    probs *= (weight / total)[:, None]
+    probs[rows, y_flat] -= weight
     if verbose:
-        print("dx_flat: ", dx_flat.shape)
-    dx = dx_flat.reshape(N, T, V)
+        print("dx_flat: ", probs.shape)
+    dx = probs.reshape(N, T, V)
     # END SOLUTION
     return x.dtype.type(loss), dx
