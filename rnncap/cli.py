@@ -12,6 +12,9 @@ COMMANDS = {
     "gradcheck": ("rnncap.commands.gradcheck", "numerically check every layer's gradients"),
     "overfit": ("rnncap.commands.overfit", "the classic small-data overfit run (seed 231, 50 captions)"),
     "exercise": ("rnncap.commands.exercise", "make the student copy of the exercises, or grade one"),
+    "train": ("rnncap.commands.train", "train a captioning model: validation, checkpoints, plots"),
+    "sample": ("rnncap.commands.sample", "caption images with a trained model, save a figure"),
+    "evaluate": ("rnncap.commands.evaluate", "BLEU-1..4 and CIDEr-D of a checkpoint, greedy and beam"),
 }
 
 

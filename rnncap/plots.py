@@ -91,3 +91,65 @@ def plot_loss_curve(loss_history, path, val_loss_history=None, iterations_per_ep
     fig.tight_layout()
     _save(fig, path)
     return fig
+
+
+def _wrap(text, width):
+    """Text broken into lines of at most `width` characters."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) if text else ""
+
+
+def plot_captions_grid(images, sampled, truth, path, title=None, ncols=4, wrap=34):
+    """
+    Show images in a grid, each with its sampled and ground-truth caption; save as PNG.
+
+    Inputs:
+    - images: Sequence of N images, each (H, W, 3) uint8 or None (e.g. a dead URL), which is
+      drawn as a grey placeholder so that a figure never fails for lack of pixels
+    - sampled: Sequence of N caption strings from the model
+    - truth: Sequence of N ground-truth caption strings, or None to show only sampled ones
+    - path: Output PNG file (its directory is created if needed)
+    - title: Optional figure title
+    - ncols: Images per row; the grid has ceil(N / ncols) rows
+    - wrap: Caption line width in characters
+
+    Returns:
+    - fig: The matplotlib Figure
+    """
+    images, sampled = list(images), list(sampled)
+    n = len(images)
+    if n == 0:
+        raise ValueError("images must hold at least one image, got 0")
+    if len(sampled) != n:
+        raise ValueError("sampled must hold one caption per image (%d), got %d" % (n, len(sampled)))
+    if truth is not None:
+        truth = list(truth)
+        if len(truth) != n:
+            raise ValueError("truth must hold one caption per image (%d), got %d" % (n, len(truth)))
+    for name, value in (("ncols", ncols), ("wrap", wrap)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError("%s must be a positive integer, got %r" % (name, value))
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+
+    fig = _new_figure((3.0 * ncols, 4.0 * nrows + 0.4))
+    for i in range(n):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        img = images[i]
+        if img is None:
+            img = np.full((64, 64, 3), 128, dtype=np.uint8)
+            ax.text(0.5, 0.5, "image unavailable", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
+        ax.imshow(np.asarray(img), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        label = "sampled: " + _wrap(sampled[i], wrap)
+        if truth is not None:
+            label += "\ntruth: " + _wrap(truth[i], wrap)
+        ax.set_title(label, fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+    return fig

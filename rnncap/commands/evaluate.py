@@ -1,0 +1,67 @@
+"""`rnncap evaluate CHECKPOINT`: BLEU-1..4 and CIDEr-D of a trained model, greedy and beam.
+
+Prints one line per metric, starting with its name, e.g.
+
+    metric    greedy  beam-3
+    BLEU-1     0.912   0.915
+    ...
+    CIDEr-D    3.841   3.902
+"""
+from rnncap.training import add_data_argument
+
+METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
+
+
+def configure(parser):
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="an .npz checkpoint, e.g. runs/lstm/best.npz from `rnncap train`")
+    add_data_argument(parser, "default: the data the checkpoint was trained on")
+    parser.add_argument("--split", default="val", choices=["train", "val"],
+                        help="split to score (default %(default)s)")
+    parser.add_argument("--beam-size", type=int, default=3,
+                        help="beam width of the beam column (default %(default)s)")
+    parser.add_argument("--num-images", type=int, default=None, metavar="N",
+                        help="score only the first N images of the split (default: all)")
+    parser.add_argument("--max-length", type=int, default=30,
+                        help="longest caption generated (default %(default)s)")
+
+
+def format_table(columns):
+    """
+    The metrics table as text.
+
+    Inputs:
+    - columns: list of (title, scores) pairs; scores is a dict with the keys of METRICS
+
+    Returns:
+    - text: a header line, then one line per metric that starts with the metric's name
+    """
+    lines = ["%-8s" % "metric" + "".join("  %8s" % title for title, _ in columns)]
+    for name in METRICS:
+        lines.append("%-8s" % name + "".join("  %8.3f" % scores[name] for _, scores in columns))
+    return "\n".join(lines)
+
+
+def run(args):
+    from rnncap.metrics import evaluate_model
+    from rnncap.training import (check_model_fits_data, check_split, data_of_checkpoint,
+                                 load_data, load_model)
+
+    for name in ("beam_size", "max_length", "num_images"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError("--%s must be a positive integer, got %d"
+                             % (name.replace("_", "-"), value))
+    model, meta = load_model(args.checkpoint)
+    data, label = load_data(data_of_checkpoint(meta, args.data))
+    check_split(data, args.split)
+    check_model_fits_data(model, data, args.checkpoint, label)
+
+    common = dict(split=args.split, num_images=args.num_images, max_length=args.max_length)
+    greedy = evaluate_model(model, data, decode="greedy", **common)
+    beam = evaluate_model(model, data, decode="beam", beam_size=args.beam_size, **common)
+    print("checkpoint %s: %s cell, hidden %d" % (args.checkpoint, model.cell_type,
+                                                 model.hidden_dim))
+    print("data %s, split %s, %d images" % (label, args.split, greedy["num_images"]))
+    print(format_table([("greedy", greedy), ("beam-%d" % args.beam_size, beam)]))
+    return 0

@@ -1,0 +1,140 @@
+"""`rnncap sample CHECKPOINT`: caption some images of a split, print the captions, save a figure.
+
+Images are chosen by index (--index 3 17 42) or at random (--num N, drawn with a private
+np.random.Generator seeded by --seed). Decoding is greedy (default), beam search (--beam-size K)
+or temperature sampling (--temperature T, random numbers from the same private Generator).
+"""
+from rnncap.training import add_data_argument
+
+
+def configure(parser):
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="an .npz checkpoint, e.g. runs/lstm/best.npz from `rnncap train`")
+    add_data_argument(parser, "default: the data the checkpoint was trained on")
+    parser.add_argument("--split", default="val", choices=["train", "val"],
+                        help="split whose images are captioned (default %(default)s)")
+    parser.add_argument("--index", type=int, nargs="+", default=None, metavar="I",
+                        help="image indices of the split to caption (default: random images)")
+    parser.add_argument("--num", type=int, default=8, metavar="N",
+                        help="number of random images when no --index is given "
+                             "(default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random image choice and of temperature sampling "
+                             "(default %(default)s)")
+    parser.add_argument("--decode", choices=["greedy", "beam", "temperature"], default=None,
+                        help="decoder (default: beam if --beam-size is given, temperature if "
+                             "--temperature is given, else greedy)")
+    parser.add_argument("--beam-size", type=int, default=None, metavar="K",
+                        help="beam width for beam search (default 3)")
+    parser.add_argument("--temperature", type=float, default=None, metavar="T",
+                        help="softmax temperature for sampling (default 1.0)")
+    parser.add_argument("--max-length", type=int, default=30,
+                        help="longest caption generated (default %(default)s)")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="PNG figure of the images with sampled and ground-truth captions "
+                             "(default: samples_SPLIT.png beside the checkpoint)")
+
+
+def decoder_settings(args):
+    """
+    The decoder and its keyword arguments for model.sample, from the command-line options.
+
+    Returns a tuple of:
+    - name: 'greedy', 'beam' or 'temperature'
+    - kwargs: dict for model.sample (beam_size or temperature; rng is added by the caller)
+    """
+    decode = args.decode
+    if decode is None:
+        if args.beam_size is not None and args.temperature is not None:
+            raise ValueError("give --beam-size or --temperature, not both")
+        decode = ("beam" if args.beam_size is not None
+                  else "temperature" if args.temperature is not None else "greedy")
+    if decode != "beam" and args.beam_size is not None:
+        raise ValueError("--beam-size applies only to --decode beam, got --decode %s" % decode)
+    if decode != "temperature" and args.temperature is not None:
+        raise ValueError("--temperature applies only to --decode temperature, got --decode %s"
+                         % decode)
+    if decode == "beam":
+        beam_size = 3 if args.beam_size is None else args.beam_size
+        if beam_size < 1:
+            raise ValueError("--beam-size must be a positive integer, got %d" % beam_size)
+        return decode, {"beam_size": beam_size}
+    if decode == "temperature":
+        temperature = 1.0 if args.temperature is None else args.temperature
+        if not temperature > 0:
+            raise ValueError("--temperature must be positive, got %g" % temperature)
+        return decode, {"temperature": temperature}
+    return decode, {}
+
+
+def choose_images(data, split, indices, num, rng):
+    """
+    The image indices to caption: the given ones (checked) or `num` distinct random ones.
+
+    Inputs:
+    - data: dict from load_coco_data
+    - split: 'train' or 'val'
+    - indices: list of ints, or None for a random choice
+    - num: how many random images (at most all images of the split)
+    - rng: np.random.Generator used for the random choice
+
+    Returns:
+    - ids: 1-D int array of image indices
+    """
+    import numpy as np
+
+    from rnncap.training import split_images
+
+    available = split_images(data, split)
+    if indices is None:
+        if num < 1:
+            raise ValueError("--num must be a positive integer, got %d" % num)
+        return rng.choice(available, size=min(num, available.size), replace=False)
+    missing = [i for i in indices if i not in set(available.tolist())]
+    if missing:
+        raise ValueError("--index %d is not a captioned image of split %s (images %d..%d)"
+                         % (missing[0], split, available.min(), available.max()))
+    return np.asarray(indices, dtype=np.int64)
+
+
+def run(args):
+    import os
+
+    import numpy as np
+
+    from rnncap.plots import plot_captions_grid
+    from rnncap.training import (caption_text, check_model_fits_data, check_split,
+                                 data_of_checkpoint, load_data, load_images, load_model,
+                                 output_path, reference_captions)
+
+    decode, kwargs = decoder_settings(args)
+    if args.max_length < 1:
+        raise ValueError("--max-length must be a positive integer, got %d" % args.max_length)
+    model, meta = load_model(args.checkpoint)
+    data, label = load_data(data_of_checkpoint(meta, args.data))
+    check_split(data, args.split)
+    check_model_fits_data(model, data, args.checkpoint, label)
+
+    rng = np.random.default_rng(args.seed)  # never the global np.random
+    ids = choose_images(data, args.split, args.index, args.num, rng)
+    if decode == "temperature":
+        kwargs["rng"] = rng
+    rows = model.sample(data["%s_features" % args.split][ids], max_length=args.max_length,
+                        **kwargs)
+    sampled = [caption_text(row, model.idx_to_word) for row in rows]
+    truth = [reference_captions(data, args.split, int(i)) for i in ids]
+
+    print("checkpoint %s (%s), data %s, split %s, %s decoding%s"
+          % (args.checkpoint, model.cell_type, label, args.split, decode,
+             "".join(", %s %s" % (k, v) for k, v in kwargs.items() if k != "rng")))
+    for image_id, caption, refs in zip(ids, sampled, truth):
+        print("%s image %d" % (args.split, image_id))
+        print("  sampled: %s" % (caption or "(empty caption)"))
+        print("  truth:   %s" % (refs[0] if refs else ""))
+    path = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
+                                    "samples_%s.png" % args.split)
+    plot_captions_grid(load_images(data["%s_urls" % args.split][ids]), sampled,
+                       [refs[0] if refs else "" for refs in truth], output_path(path),
+                       title="%s images, %s decoding" % (args.split, decode))
+    print("wrote %s" % path)
+    return 0

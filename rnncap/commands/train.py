@@ -1,0 +1,227 @@
+"""`rnncap train`: train a captioning model with per-epoch validation, checkpoints and plots.
+
+Writes into --out DIR:
+  best.npz       the checkpoint of the epoch with the best val BLEU-4 (greedy)
+  last.npz       the checkpoint of the latest epoch (what --resume continues from)
+  history.json   per-iteration train loss, per-epoch train/val loss and val metrics, options
+  loss.png       the loss curve
+  captions.png   greedy captions of the best model on a few val images, with the ground truth
+"""
+import os
+
+from rnncap.training import TRAIN_DEFAULTS as D, add_data_argument
+
+VAL_CAPTIONS = 1000   # val captions whose loss is computed after each epoch
+GRID_IMAGES = 8       # val images shown in captions.png
+FULL_EVAL_MAX = 5000  # evaluate the best model on the whole val split when it is this small
+
+
+def configure(parser):
+    parser.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=D["cell"],
+                        help="recurrent cell (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=D["epochs"],
+                        help="total number of epochs, also when resuming (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=D["batch_size"],
+                        help="captions per minibatch (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=D["lr"],
+                        help="Adam learning rate (default %(default)s)")
+    parser.add_argument("--lr-decay", type=float, default=D["lr_decay"],
+                        help="learning-rate factor applied after each epoch (default %(default)s)")
+    parser.add_argument("--clip", type=float, default=D["clip"],
+                        help="clip the global gradient norm to this; 0 turns clipping off "
+                             "(default %(default)s)")
+    parser.add_argument("--hidden-dim", type=int, default=D["hidden_dim"],
+                        help="hidden state size H (default %(default)s)")
+    parser.add_argument("--wordvec-dim", type=int, default=D["wordvec_dim"],
+                        help="word vector size W (default %(default)s)")
+    add_data_argument(parser, "default: COCO when present, else the built-in data")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output directory for checkpoints, history and plots "
+                             "(default runs/CELL)")
+    parser.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
+                        help="continue training from CHECKPOINT (default DIR/last.npz) up to "
+                             "--epochs; the stored options are kept")
+    parser.add_argument("--max-train", type=int, default=None, metavar="N",
+                        help="train on N randomly drawn train captions (CS231n's max_train)")
+    parser.add_argument("--val-images", type=int, default=D["val_images"], metavar="N",
+                        help="val images scored after each epoch (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=D["seed"],
+                        help="seed of the global np.random (weights, minibatches) "
+                             "(default %(default)s)")
+    parser.add_argument("--print-every", type=int, default=100, metavar="N",
+                        help="print the loss every N iterations (default %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _check_args(args):
+    """Raise ValueError naming the first option with an impossible value."""
+    for name in ("epochs", "batch_size", "hidden_dim", "wordvec_dim", "val_images",
+                 "print_every"):
+        value = getattr(args, name)
+        if value < (0 if name == "epochs" else 1):
+            raise ValueError("--%s must be a positive integer, got %d"
+                             % (name.replace("_", "-"), value))
+    if args.max_train is not None and args.max_train < 1:
+        raise ValueError("--max-train must be a positive integer, got %d" % args.max_train)
+    for name in ("lr", "lr_decay"):
+        if not getattr(args, name) > 0:
+            raise ValueError("--%s must be positive, got %g"
+                             % (name.replace("_", "-"), getattr(args, name)))
+    if not args.clip >= 0:
+        raise ValueError("--clip must be >= 0 (0: no clipping), got %g" % args.clip)
+
+
+def _solver_class(train_meta):
+    """A CaptioningSolver whose checkpoints also record how `rnncap train` was run."""
+    from rnncap.captioning_solver import CaptioningSolver
+    from rnncap.checkpoint import load_checkpoint, save_checkpoint
+
+    class TrainSolver(CaptioningSolver):
+        def save(self, path):
+            path = CaptioningSolver.save(self, path)
+            # Add the dataset and options, so `evaluate` and `sample` find the right data.
+            arrays, meta = load_checkpoint(path)
+            meta["train"] = train_meta
+            return save_checkpoint(path, arrays, meta)
+
+    return TrainSolver
+
+
+def _metrics_fn(data, num_images):
+    """Per-epoch val metrics (greedy); draws no random numbers."""
+    from rnncap.metrics import evaluate_model
+
+    def metrics(model):
+        scores = evaluate_model(model, data, split="val", num_images=num_images)
+        scores.pop("num_images", None)
+        return scores
+    return metrics
+
+
+def _build_solver(args, data, label, options, out, resume_path):
+    """A new solver, or one restored from a checkpoint for --resume."""
+    import numpy as np
+
+    from rnncap.classifiers.rnn import CaptioningRNN
+
+    Solver = _solver_class({"data": args.data, "data_used": label, "options": options})
+    extras = dict(num_epochs=args.epochs, metrics_fn=_metrics_fn(data, args.val_images),
+                  checkpoint_dir=out, progress=not args.no_progress, verbose=True,
+                  print_every=args.print_every)
+    if resume_path is not None:
+        print("resuming from %s" % resume_path)
+        return Solver.from_checkpoint(resume_path, data, **extras)
+    model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
+                          wordvec_dim=args.wordvec_dim, hidden_dim=args.hidden_dim,
+                          cell_type=args.cell, dtype=np.float32)
+    return Solver(model, data, update_rule="adam", optim_config={"learning_rate": args.lr},
+                  lr_decay=args.lr_decay, batch_size=args.batch_size,
+                  clip_norm=args.clip or None, num_val=VAL_CAPTIONS, best_metric="BLEU-4",
+                  seed=args.seed, **extras)
+
+
+def _write_outputs(solver, data, label, options, out, seconds):
+    """history.json, loss.png and captions.png; returns the final val scores of the best model."""
+    import json
+
+    from rnncap.metrics import evaluate_model
+    from rnncap.plots import plot_captions_grid, plot_loss_curve
+    from rnncap.training import caption_text, load_images, reference_captions, split_images
+
+    iterations_per_epoch = max(data["train_captions"].shape[0] // solver.batch_size, 1)
+    num_val_images = len(split_images(data, "val"))
+    final = evaluate_model(solver.model, data, split="val",
+                           num_images=min(num_val_images, FULL_EVAL_MAX))
+    history = {
+        "data": label, "options": options, "iterations_per_epoch": iterations_per_epoch, "epochs_done": solver.epoch,
+        "seconds_this_run": round(seconds, 1), "best_epoch": solver.best_epoch,
+        "final_val_greedy": final,
+        "loss_history": [float(x) for x in solver.loss_history],
+        "train_loss_history": solver.train_loss_history,
+        "val_loss_history": solver.val_loss_history,
+        "val_metrics_history": solver.val_metrics_history,
+    }
+    with open(os.path.join(out, "history.json"), "w") as f:
+        json.dump(history, f, indent=1)
+    if solver.loss_history:
+        plot_loss_curve(solver.loss_history, os.path.join(out, "loss.png"),
+                        val_loss_history=solver.val_loss_history or None,
+                        iterations_per_epoch=iterations_per_epoch)
+
+    ids = split_images(data, "val")[:GRID_IMAGES]
+    sampled = solver.model.sample(data["val_features"][ids])
+    plot_captions_grid(load_images(data["val_urls"][ids]),
+                       [caption_text(row, data["idx_to_word"]) for row in sampled],
+                       [reference_captions(data, "val", i)[0] for i in ids],
+                       os.path.join(out, "captions.png"), title="val images, greedy captions")
+    return final
+
+
+def _resume_settings(args):
+    """For --resume: the checkpoint path and output directory; the options stored in the
+    checkpoint (data, cell, sizes, seed, max_train, ...) replace those on the command line."""
+    from rnncap.checkpoint import load_checkpoint
+
+    if args.resume:
+        path, out = args.resume, args.out or os.path.dirname(os.path.abspath(args.resume))
+    else:
+        out = args.out or os.path.join("runs", args.cell)
+        path = os.path.join(out, "last.npz")
+    _, meta = load_checkpoint(path)  # FileNotFoundError / ValueError name the file
+    stored = meta.get("train") or {}
+    for name, value in (stored.get("options") or {}).items():
+        if name not in ("epochs",):
+            setattr(args, name, value)
+    args.data = args.data if args.data is not None else stored.get("data")
+    return path, out
+
+
+def run(args):
+    import time
+
+    import numpy as np
+
+    from rnncap.training import load_data
+
+    _check_args(args)
+    resume_path = None
+    if args.resume is not None:
+        resume_path, out = _resume_settings(args)
+    else:
+        out = args.out or os.path.join("runs", args.cell)
+    np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
+    data, label = load_data(args.data)
+    if args.max_train is not None:
+        # One np.random.randint, as load_coco_data(max_train=...) draws it.
+        mask = np.random.randint(data["train_captions"].shape[0], size=args.max_train)
+        data["train_captions"] = data["train_captions"][mask]
+        data["train_image_idxs"] = data["train_image_idxs"][mask]
+    print("data: %s: %d train captions, %d val images"
+          % (label, data["train_captions"].shape[0], len(np.unique(data["val_image_idxs"]))))
+    os.makedirs(out, exist_ok=True)
+    options = {k: getattr(args, k) for k in ("cell", "epochs", "batch_size", "lr", "lr_decay",
+                                             "clip", "hidden_dim", "wordvec_dim", "max_train",
+                                             "val_images", "seed")}
+    solver = _build_solver(args, data, label, options, out, resume_path)
+    model = solver.model
+    print("model: %s, hidden %d, word vectors %d; output: %s"
+          % (model.cell_type, model.hidden_dim, model.wordvec_dim, out))
+
+    start = time.time()
+    solver.train()
+    seconds = time.time() - start
+    if solver.epoch == 0:
+        print("no epoch was trained (--epochs %d)" % args.epochs)
+        return 0
+    final = _write_outputs(solver, data, label, options, out, seconds)
+    print("trained to epoch %d in %.0f s; best epoch %s (by greedy val BLEU-4 on %d images)"
+          % (solver.epoch, seconds, solver.best_epoch,
+             min(args.val_images, len(np.unique(data["val_image_idxs"])))))
+    print("best model on %d val images, greedy: %s" % (
+        final["num_images"], "  ".join("%s %.3f" % (k, final[k])
+                                       for k in ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4",
+                                                 "CIDEr-D"))))
+    print("wrote %s" % ", ".join(os.path.join(out, f) for f in
+                                 ("best.npz", "last.npz", "history.json", "loss.png",
+                                  "captions.png")))
+    return 0
