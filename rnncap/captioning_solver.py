@@ -302,6 +302,8 @@ class CaptioningSolver:
         if self._validating:
             val_loss = self.val_loss() if self.num_val else None
             metrics = dict(self.metrics_fn(self.model)) if self.metrics_fn is not None else {}
+            # numpy scalars become Python numbers so that histories stay JSON-serialisable
+            metrics = {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
             self.val_loss_history.append(val_loss)
             self.val_metrics_history.append(metrics)
             improved = self._update_best(val_loss, metrics)
@@ -358,11 +360,12 @@ class CaptioningSolver:
             total += float(loss) * len(idx)
         return total / len(self._val_idx)
 
-    def save(self, path):
+    def save(self, path, extra_meta=None):
         """
         Write a checkpoint of the model and the training state (optimizer state, histories,
         epoch, iteration, best parameters, the global np.random state) to an .npz file,
-        atomically. Returns the path written.
+        atomically. extra_meta: optional JSON-serialisable dict stored in the checkpoint's JSON
+        under its own keys (not 'model', 'solver' or 'state'). Returns the path written.
         """
         arrays = model_arrays(self.model)
         scalars = {}
@@ -393,6 +396,10 @@ class CaptioningSolver:
                                "cached_gaussian": float(cached)},
             },
         }
+        for key, value in (extra_meta or {}).items():
+            if key in meta:
+                raise ValueError("extra_meta must not use the reserved key %r" % key)
+            meta[key] = value
         return save_checkpoint(path, arrays, meta)
 
     def _config(self):

@@ -9,7 +9,7 @@ import pytest
 
 from rnncap import CaptioningRNN, CaptioningSolver, optim
 from rnncap.captioning_solver import NonFiniteLossError
-from rnncap.checkpoint import load_model, save_model
+from rnncap.checkpoint import load_checkpoint, load_model, save_model
 
 VOCAB = ["<NULL>", "<START>", "<END>", "w3", "w4", "w5", "w6", "w7"]
 WORD_TO_IDX = {w: i for i, w in enumerate(VOCAB)}
@@ -313,8 +313,11 @@ def train_solver(num_epochs, **options):
 
 
 def test_checkpoint_round_trip(tmp_path):
-    solver = train_solver(2, restore_best=False)
-    path = solver.save(tmp_path / "ckpt.npz")
+    solver = train_solver(2, restore_best=False, metrics_fn=lambda m: {"x": np.float32(0.5)})
+    path = solver.save(tmp_path / "ckpt.npz", extra_meta={"note": "hello"})
+    assert load_checkpoint(path)[1]["note"] == "hello"
+    with pytest.raises(ValueError, match="reserved key 'state'"):
+        solver.save(tmp_path / "other.npz", extra_meta={"state": 1})
     assert path == str(tmp_path / "ckpt.npz")
     with np.load(path, allow_pickle=False) as f:    # no pickled objects inside
         assert all(f[k].dtype.kind != "O" for k in f.files)
@@ -328,6 +331,7 @@ def test_checkpoint_round_trip(tmp_path):
     other.load(path)
     assert other.loss_history == [float(x) for x in solver.loss_history]
     assert other.val_loss_history == solver.val_loss_history
+    assert other.val_metrics_history == [{"x": 0.5}, {"x": 0.5}]
     assert other.epoch == 2 and other.best_epoch == solver.best_epoch
     for p, config in solver.optim_configs.items():
         assert sorted(other.optim_configs[p]) == sorted(config)
