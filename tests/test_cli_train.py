@@ -1,0 +1,174 @@
+"""`rnncap train`: files written, checkpoint contents, resume, progress bar, errors.
+
+Runs on a tiny hand-built data directory in the COCO layout (12 train / 6 val images of 16-d
+features, 3 captions each), so each training run takes well under a second.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rnncap.cli import main
+
+WORDS = ["<NULL>", "<START>", "<END>", "<UNK>", "a", "big", "small", "red", "blue", "circle",
+         "square", "there", "is"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def image_captions(i):
+    """The 3 reference captions of image i (the first is shared by every image)."""
+    colour, shape = ("red", "blue")[i % 2], ("circle", "square")[i % 3 == 0]
+    return ["a big red circle", "there is a %s %s" % (colour, shape), "a small %s %s" % (colour, shape)]
+
+
+def make_data_dir(root, num_train=12, num_val=6, dim=16, T=17):
+    """Write a tiny dataset in the COCO layout into root; return root as str.
+
+    Only val image 0 has a real PNG; every other URL names a missing file."""
+    import h5py
+    from matplotlib.image import imsave
+
+    root = str(root)
+    os.makedirs(os.path.join(root, "images"), exist_ok=True)
+    w2i = {w: i for i, w in enumerate(WORDS)}
+    with open(os.path.join(root, "coco2014_vocab.json"), "w") as f:
+        json.dump({"idx_to_word": WORDS, "word_to_idx": w2i}, f)
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", num_train), ("val", num_val)):
+        texts = [c for i in range(n) for c in image_captions(i)]
+        rows = np.zeros((len(texts), T), np.int32)  # <NULL> padding
+        for r, text in enumerate(texts):
+            ids = [1] + [w2i[w] for w in text.split()] + [2]
+            rows[r, :len(ids)] = ids
+        arrays[split + "_captions"] = rows
+        arrays[split + "_image_idxs"] = np.repeat(np.arange(n, dtype=np.int32), 3)
+        with h5py.File(os.path.join(root, "%s2014_vgg16_fc7_pca.h5" % split), "w") as f:
+            f["features"] = rng.standard_normal((n, dim)).astype(np.float32)
+        with open(os.path.join(root, "%s2014_urls.txt" % split), "w") as f:
+            f.write("".join("images/%s_%d.png\n" % (split, i) for i in range(n)))
+    imsave(os.path.join(root, "images", "val_0.png"), np.full((8, 8, 3), 200, np.uint8))
+    with h5py.File(os.path.join(root, "coco2014_captions.h5"), "w") as f:
+        for k, v in arrays.items():
+            f[k] = v
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return make_data_dir(tmp_path_factory.mktemp("tinydata"))
+
+
+def train(data_dir, out, *extra):
+    """Run `rnncap train` on the tiny data (GRU, H=8, batch 12 -> 3 iterations per epoch)."""
+    argv = ["train", "--data", data_dir, "--out", str(out), "--cell", "gru", "--hidden-dim", "8",
+            "--wordvec-dim", "6", "--batch-size", "12", "--lr", "0.02", "--print-every", "1"]
+    return main(argv + list(extra))
+
+
+def read_history(out):
+    with open(os.path.join(str(out), "history.json")) as f:
+        return json.load(f)
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_train_writes_checkpoints_history_and_plots(data_dir, tmp_path, capsys):
+    from rnncap.training import load_model
+
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "3") == 0
+    captured = capsys.readouterr()
+    for name in ("best.npz", "last.npz", "history.json", "loss.png", "captions.png"):
+        assert (out / name).is_file(), name
+    for name in ("loss.png", "captions.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    assert "100%" in captured.err and "training" in captured.err  # the tqdm progress bar
+    assert "(Epoch 3 / 3)" in captured.out
+
+    h = read_history(out)
+    iterations_per_epoch = (12 * 3) // 12
+    assert h["iterations_per_epoch"] == iterations_per_epoch
+    assert len(h["loss_history"]) == 3 * iterations_per_epoch
+    assert len(h["val_loss_history"]) == 3 and len(h["val_metrics_history"]) == 3
+    bleu4 = [m["BLEU-4"] for m in h["val_metrics_history"]]
+    assert h["best_epoch"] == 1 + int(np.argmax(bleu4))  # first epoch with the highest BLEU-4
+
+    model, meta = load_model(str(out / "best.npz"))
+    assert (model.cell_type, model.hidden_dim, model.wordvec_dim) == ("gru", 8, 6)
+    assert meta["train"]["data"] == data_dir
+
+
+def test_best_checkpoint_reproduces_its_recorded_val_scores(data_dir, tmp_path, capsys):
+    from rnncap.coco_utils import load_coco_data
+    from rnncap.metrics import evaluate_model
+    from rnncap.training import load_model
+
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "2", "--no-progress") == 0
+    h = read_history(out)
+    model, _ = load_model(str(out / "best.npz"))
+    scores = evaluate_model(model, load_coco_data(data_dir), split="val")
+    recorded = h["val_metrics_history"][h["best_epoch"] - 1]
+    for name in ("BLEU-1", "BLEU-4", "CIDEr-D"):
+        assert scores[name] == pytest.approx(recorded[name], abs=1e-12)
+
+    # evaluate finds the data the checkpoint was trained on without --data
+    assert main(["evaluate", str(out / "best.npz")]) == 0
+    assert capsys.readouterr().out.count("\nBLEU-") == 4
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert train(data_dir, full, "--epochs", "2", "--no-progress") == 0
+    assert train(data_dir, part, "--epochs", "1", "--no-progress") == 0
+    assert len(read_history(part)["loss_history"]) == 3
+    assert main(["train", "--out", str(part), "--resume", "--epochs", "2", "--no-progress"]) == 0
+
+    resumed, uninterrupted = read_history(part), read_history(full)
+    assert resumed["epochs_done"] == 2
+    # Same minibatches, same optimizer state: the losses agree step for step.
+    np.testing.assert_allclose(resumed["loss_history"], uninterrupted["loss_history"],
+                               rtol=1e-6)
+    assert len(resumed["val_metrics_history"]) == 2
+
+
+def test_resume_without_a_checkpoint_names_it(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "empty"), "--resume"]) == 2
+    err = one_error_line(capsys)
+    assert os.path.join(str(tmp_path / "empty"), "last.npz") in err
+
+
+def test_missing_data_directory_is_one_line_naming_it(tmp_path, capsys):
+    missing = str(tmp_path / "no_such_data")
+    assert main(["train", "--data", missing, "--out", str(tmp_path / "o")]) == 2
+    assert missing in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "two"], ["--cell", "transformer"],
+                                  ["--bogus"]])
+def test_usage_errors_are_one_line_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train"] + argv)
+    assert e.value.code == 2
+    one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "-1"], ["--lr", "0"], ["--clip", "-1"],
+                                  ["--batch-size", "0"]])
+def test_impossible_values_are_one_line_exit_2(argv, tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path)] + argv) == 2
+    assert argv[0] in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "evaluate"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: rnncap %s" % command in capsys.readouterr().out
