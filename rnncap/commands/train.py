@@ -72,17 +72,14 @@ def _check_args(args):
 
 
 def _solver_class(train_meta):
-    """A CaptioningSolver whose checkpoints also record how `rnncap train` was run."""
+    """A CaptioningSolver whose checkpoints also record how `rnncap train` was run (the data
+    and options), so that `evaluate`, `sample` and --resume find the right data."""
     from rnncap.captioning_solver import CaptioningSolver
-    from rnncap.checkpoint import load_checkpoint, save_checkpoint
 
     class TrainSolver(CaptioningSolver):
-        def save(self, path):
-            path = CaptioningSolver.save(self, path)
-            # Add the dataset and options, so `evaluate` and `sample` find the right data.
-            arrays, meta = load_checkpoint(path)
-            meta["train"] = train_meta
-            return save_checkpoint(path, arrays, meta)
+        def save(self, path, extra_meta=None):
+            meta = dict(extra_meta or {}, train=train_meta)
+            return CaptioningSolver.save(self, path, extra_meta=meta)
 
     return TrainSolver
 
