@@ -134,7 +134,8 @@ class CaptioningSolver:
     def _check_options(self):
         """Raise ValueError naming the first invalid option."""
         def positive_int(name, value, minimum=1):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < minimum:
                 raise ValueError("%s must be an integer >= %d, got %r" % (name, minimum, value))
 
         positive_int("batch_size", self.batch_size)
@@ -289,7 +290,7 @@ class CaptioningSolver:
         from tqdm import tqdm
         return tqdm(total=total, initial=start, unit="it", desc="training")
 
-    # ------------------------------------------------------------------ validation, best, checkpoints
+    # ------------------------------------------------------------------ validation and checkpoints
 
     @property
     def _validating(self):
@@ -319,7 +320,7 @@ class CaptioningSolver:
                 self.save(os.path.join(self.checkpoint_dir, "best.npz"))
 
     def _update_best(self, val_loss, metrics):
-        """Keep a copy of the parameters when this epoch is the best so far; return whether it is."""
+        """Copy the parameters if this epoch is the best so far; return whether it is."""
         if self.best_metric is not None:
             if self.best_metric not in metrics:
                 raise ValueError("best_metric %r is not among the metrics %s"

@@ -61,7 +61,8 @@ def test_iterations_and_print_format(capsys):
                               batch_size=10, print_every=5, optim_config={"learning_rate": 1e-2})
     solver.train()
     assert len(solver.loss_history) == 12 and solver.epoch == 4
-    expected = ["(Iteration %d / 12) loss: %f" % (t + 1, solver.loss_history[t]) for t in (0, 5, 10)]
+    expected = ["(Iteration %d / 12) loss: %f" % (t + 1, solver.loss_history[t])
+                for t in (0, 5, 10)]
     assert capsys.readouterr().out.splitlines() == expected
     assert re.fullmatch(r"\(Iteration 1 / 12\) loss: \d+\.\d{6}", expected[0])
 
