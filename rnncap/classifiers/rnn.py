@@ -201,8 +201,9 @@ class CaptioningRNN:
         - loss: Scalar loss, in the model's dtype
         - grads: Dictionary of gradients parallel to self.params
 
-        If a parameter is not finite, or the scores overflow (diverged training), the loss and
-        every gradient are NaN instead of an error, so that a solver can stop cleanly.
+        If non-finite parameters or overflowing activations (diverged training) put a NaN or
+        inf into the computation, the loss and every gradient are NaN instead of an error, so
+        that a solver can stop cleanly.
         """
         self._check_params()
         features = self._check_features(features)
