@@ -1,0 +1,1161 @@
+"""Write RNN_Captioning.ipynb and LSTM_Captioning.ipynb from the cell texts in this file.
+
+Edit the cells here, then run `python notebooks/build_notebooks.py`. The notebooks are written
+without outputs and with fixed cell ids, so that a rebuild of unchanged text is byte-identical
+and diffs stay readable. tests/test_notebooks.py checks that the committed notebooks match.
+
+Answers to inline questions sit between solution markers (`# BEGIN SOLUTION` / `# END SOLUTION`
+in code cells, `<!-- BEGIN SOLUTION -->` / `<!-- END SOLUTION -->` in markdown cells), which the
+exercise mode cuts out for students.
+"""
+import os
+import sys
+import textwrap
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb")
+
+
+def md(text):
+    return ("markdown", textwrap.dedent(text).strip("\n"))
+
+
+def code(text):
+    return ("code", textwrap.dedent(text).strip("\n"))
+
+
+def answer(text):
+    """A markdown answer cell; the answer itself is a solution region."""
+    body = textwrap.dedent(text).strip("\n")
+    return ("markdown", "**Your answer:**\n\n<!-- BEGIN SOLUTION -->\n%s\n<!-- END SOLUTION -->"
+            % body)
+
+
+# ============================================================================ shared sections
+
+def setup_cells(title, intro):
+    return [
+        md("# %s\n\n%s" % (title, intro)),
+        code("""
+            # The CS231n imports, with cs231n. -> rnncap.
+            import textwrap
+            import time
+
+            import numpy as np
+            import matplotlib.pyplot as plt
+
+            from rnncap.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
+            from rnncap.gradient_check import rel_error
+            from rnncap.rnn_layers import *
+            from rnncap.captioning_solver import CaptioningSolver
+            from rnncap.classifiers.rnn import CaptioningRNN
+            from rnncap.coco_utils import load_coco_data, sample_coco_minibatch, decode_captions
+            from rnncap.image_utils import image_from_url
+
+            %matplotlib inline
+            plt.rcParams['figure.figsize'] = (10.0, 8.0)
+            plt.rcParams['image.interpolation'] = 'nearest'
+            plt.rcParams['image.cmap'] = 'gray'
+            """),
+        md("""
+            A helper for looking at images with captions. Many COCO images are Flickr URLs that no
+            longer exist; `image_from_url` then warns and returns `None`, and we draw a grey
+            placeholder instead of crashing.
+            """),
+        code("""
+            def show_captioned_images(urls, titles, ncols=4):
+                \"\"\"Draw the images at `urls` in a grid, each under its title (a string).\"\"\"
+                titles = ['\\n'.join(textwrap.fill(line, 36) for line in title.split('\\n'))
+                          for title in titles]
+                title_lines = max(title.count('\\n') + 1 for title in titles)
+                nrows = (len(urls) + ncols - 1) // ncols
+                fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                                         figsize=(3.6 * ncols, (3.4 + 0.15 * title_lines) * nrows))
+                for ax in axes.ravel():
+                    ax.axis('off')
+                for ax, url, title in zip(axes.ravel(), urls, titles):
+                    img = image_from_url(url)
+                    if img is None:  # dead link: say so instead of failing
+                        img = np.full((64, 64, 3), 200, dtype=np.uint8)
+                        ax.text(32, 32, 'image unavailable', ha='center', va='center')
+                    ax.imshow(img)
+                    ax.set_title(title, fontsize=8, loc='left')
+                plt.tight_layout()
+                plt.show()
+
+            # A dead link (here a file that does not exist) gives a warning and the placeholder.
+            show_captioned_images(['file:///nonexistent/COCO_val2014_000000000000.jpg'],
+                                  ['an image that cannot be had'], ncols=1)
+            """),
+    ]
+
+
+def data_cells():
+    return [
+        md("""
+            ## The data
+
+            The classic assignment uses COCO 2014 captions with image features precomputed by a
+            VGG-16 network (fc7, 4096 numbers per image, or 512 after PCA). Run
+            `get_coco_captioning.sh` to fetch it (about 1 GB). Without it this notebook uses the
+            built-in **shapes** dataset: small pictures of coloured geometric objects, five
+            captions each, stored in exactly the same files and layout, so every line below works
+            unchanged on either. `resolve_dataset()` picks COCO when it is present.
+
+            Captions are integer arrays: each word is an index into the vocabulary, with the
+            special tokens `<NULL>` (padding), `<START>`, `<END>` and `<UNK>` (a rare word).
+            """),
+        code("""
+            from rnncap.coco_utils import resolve_dataset
+
+            data_dir, data_kind = resolve_dataset()
+            print('Using the %s dataset in %s' % (data_kind, data_dir))
+
+            data = load_coco_data(data_dir, pca_features=True)
+            for k, v in data.items():
+                if isinstance(v, np.ndarray):
+                    print(k, type(v), v.shape, v.dtype)
+                else:
+                    print(k, type(v), len(v))
+            """),
+        md("""
+            ### Look at the data
+
+            A few training captions, decoded back to words, over their images. Run the cell a few
+            times to see others. Note that every caption starts with `<START>` and ends with
+            `<END>`.
+            """),
+        code("""
+            batch_size = 4
+            captions, features, urls = sample_coco_minibatch(data, batch_size=batch_size)
+            show_captioned_images(urls, decode_captions(captions, data['idx_to_word']))
+            """),
+    ]
+
+
+def rnn_layer_cells():
+    return [
+        md("""
+            ## Vanilla RNN: one step
+
+            A recurrent network reads a sequence one element at a time and keeps a hidden state
+            $h_t$ that summarises what it has read so far. The vanilla RNN updates it with
+
+            $$h_t = \\tanh(x_t W_x + h_{t-1} W_h + b).$$
+
+            `rnn_step_forward` does this for a minibatch of N sequences at once. We check it
+            against the same formula written out with plain Python loops, one scalar at a time.
+            """),
+        code("""
+            import math
+
+            N, D, H = 3, 5, 4
+            x = np.linspace(-0.6, 0.8, num=N * D).reshape(N, D)
+            prev_h = np.linspace(-0.3, 0.4, num=N * H).reshape(N, H)
+            Wx = np.linspace(-0.2, 0.7, num=D * H).reshape(D, H)
+            Wh = np.linspace(-0.5, 0.5, num=H * H).reshape(H, H)
+            b = np.linspace(-0.1, 0.3, num=H)
+
+            next_h, _ = rnn_step_forward(x, prev_h, Wx, Wh, b)
+
+            expected_next_h = np.zeros((N, H))
+            for n in range(N):
+                for j in range(H):
+                    a = b[j]
+                    a += sum(x[n, d] * Wx[d, j] for d in range(D))
+                    a += sum(prev_h[n, k] * Wh[k, j] for k in range(H))
+                    expected_next_h[n, j] = math.tanh(a)
+
+            print('next_h relative error: %.2e' % rel_error(expected_next_h, next_h))
+            """),
+        md("""
+            ## Vanilla RNN: one step backward
+
+            Every backward pass is checked against numeric gradients: centred differences
+            $(f(x + h) - f(x - h)) / 2h$ of the forward function, one input entry at a time. In
+            float64 the relative errors should be around `1e-8` or smaller.
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, H = 4, 5, 6
+            x = np.random.randn(N, D)
+            h = np.random.randn(N, H)
+            Wx = np.random.randn(D, H)
+            Wh = np.random.randn(H, H)
+            b = np.random.randn(H)
+
+            out, cache = rnn_step_forward(x, h, Wx, Wh, b)
+            dnext_h = np.random.randn(*out.shape)
+
+            fx = lambda x: rnn_step_forward(x, h, Wx, Wh, b)[0]
+            fh = lambda h: rnn_step_forward(x, h, Wx, Wh, b)[0]
+            fWx = lambda Wx: rnn_step_forward(x, h, Wx, Wh, b)[0]
+            fWh = lambda Wh: rnn_step_forward(x, h, Wx, Wh, b)[0]
+            fb = lambda b: rnn_step_forward(x, h, Wx, Wh, b)[0]
+
+            dx_num = eval_numerical_gradient_array(fx, x, dnext_h)
+            dprev_h_num = eval_numerical_gradient_array(fh, h, dnext_h)
+            dWx_num = eval_numerical_gradient_array(fWx, Wx, dnext_h)
+            dWh_num = eval_numerical_gradient_array(fWh, Wh, dnext_h)
+            db_num = eval_numerical_gradient_array(fb, b, dnext_h)
+
+            dx, dprev_h, dWx, dWh, db = rnn_step_backward(dnext_h, cache)
+
+            print('dx relative error: %.2e' % rel_error(dx_num, dx))
+            print('dprev_h relative error: %.2e' % rel_error(dprev_h_num, dprev_h))
+            print('dWx relative error: %.2e' % rel_error(dWx_num, dWx))
+            print('dWh relative error: %.2e' % rel_error(dWh_num, dWh))
+            print('db relative error: %.2e' % rel_error(db_num, db))
+            """),
+        md("""
+            ## Vanilla RNN: a whole sequence
+
+            `rnn_forward` runs the step over all T timesteps, starting from the initial state
+            `h0`, and returns every hidden state, shape (N, T, H). The reference below is a loop
+            over time that uses only NumPy.
+            """),
+        code("""
+            N, T, D, H = 2, 4, 5, 3
+            x = np.linspace(-0.2, 0.6, num=N * T * D).reshape(N, T, D)
+            h0 = np.linspace(-0.4, 0.2, num=N * H).reshape(N, H)
+            Wx = np.linspace(-0.3, 0.5, num=D * H).reshape(D, H)
+            Wh = np.linspace(-0.6, 0.4, num=H * H).reshape(H, H)
+            b = np.linspace(-0.5, 0.1, num=H)
+
+            h, _ = rnn_forward(x, h0, Wx, Wh, b)
+
+            expected_h = np.zeros((N, T, H))
+            state = h0
+            for t in range(T):
+                state = np.tanh(x[:, t, :].dot(Wx) + state.dot(Wh) + b)
+                expected_h[:, t, :] = state
+
+            print('h relative error: %.2e' % rel_error(expected_h, h))
+            """),
+        md("""
+            ## Vanilla RNN: backward through time
+
+            The upstream gradient `dh` has shape (N, T, H): in a captioning model every hidden
+            state feeds a word prediction, so every timestep receives gradient from the loss, on
+            top of what flows back from the later timesteps.
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, T, H = 2, 3, 10, 5
+            x = np.random.randn(N, T, D)
+            h0 = np.random.randn(N, H)
+            Wx = np.random.randn(D, H)
+            Wh = np.random.randn(H, H)
+            b = np.random.randn(H)
+
+            out, cache = rnn_forward(x, h0, Wx, Wh, b)
+            dout = np.random.randn(*out.shape)
+            dx, dh0, dWx, dWh, db = rnn_backward(dout, cache)
+
+            fx = lambda x: rnn_forward(x, h0, Wx, Wh, b)[0]
+            fh0 = lambda h0: rnn_forward(x, h0, Wx, Wh, b)[0]
+            fWx = lambda Wx: rnn_forward(x, h0, Wx, Wh, b)[0]
+            fWh = lambda Wh: rnn_forward(x, h0, Wx, Wh, b)[0]
+            fb = lambda b: rnn_forward(x, h0, Wx, Wh, b)[0]
+
+            dx_num = eval_numerical_gradient_array(fx, x, dout)
+            dh0_num = eval_numerical_gradient_array(fh0, h0, dout)
+            dWx_num = eval_numerical_gradient_array(fWx, Wx, dout)
+            dWh_num = eval_numerical_gradient_array(fWh, Wh, dout)
+            db_num = eval_numerical_gradient_array(fb, b, dout)
+
+            print('dx relative error: %.2e' % rel_error(dx_num, dx))
+            print('dh0 relative error: %.2e' % rel_error(dh0_num, dh0))
+            print('dWx relative error: %.2e' % rel_error(dWx_num, dWx))
+            print('dWh relative error: %.2e' % rel_error(dWh_num, dWh))
+            print('db relative error: %.2e' % rel_error(db_num, db))
+            """),
+        md("""
+            ## Word embedding
+
+            The network cannot read word indices directly. Each vocabulary word gets a learned
+            vector, a row of the matrix `W` of shape (V, D); `word_embedding_forward` replaces every
+            index in the (N, T) array of captions by its row.
+            """),
+        code("""
+            N, T, V, D = 2, 4, 5, 3
+            x = np.array([[0, 3, 1, 2], [2, 1, 0, 3]])
+            W = np.linspace(0, 1, num=V * D).reshape(V, D)
+
+            out, _ = word_embedding_forward(x, W)
+
+            expected_out = np.zeros((N, T, D))
+            for n in range(N):
+                for t in range(T):
+                    expected_out[n, t] = W[x[n, t]]
+
+            print('out relative error: %.2e' % rel_error(expected_out, out))
+            """),
+        md("""
+            In the backward pass a word that appears several times in the batch collects the
+            gradient of every appearance.
+            """),
+        code("""
+            np.random.seed(231)
+            N, T, V, D = 50, 3, 5, 6
+            x = np.random.randint(V, size=(N, T))
+            W = np.random.randn(V, D)
+
+            out, cache = word_embedding_forward(x, W)
+            dout = np.random.randn(*out.shape)
+            dW = word_embedding_backward(dout, cache)
+
+            f = lambda W: word_embedding_forward(x, W)[0]
+            dW_num = eval_numerical_gradient_array(f, W, dout)
+
+            print('dW relative error: %.2e' % rel_error(dW, dW_num))
+            """),
+        md("""
+            ## Temporal affine layer
+
+            At every timestep the hidden state is turned into one score per vocabulary word by
+            the same affine map; `temporal_affine_forward` applies it to all N x T vectors at once.
+            """),
+        code("""
+            np.random.seed(231)
+            N, T, D, M = 2, 3, 4, 5
+            x = np.random.randn(N, T, D)
+            w = np.random.randn(D, M)
+            b = np.random.randn(M)
+
+            out, cache = temporal_affine_forward(x, w, b)
+
+            expected_out = np.zeros((N, T, M))
+            for n in range(N):
+                for t in range(T):
+                    expected_out[n, t] = x[n, t].dot(w) + b
+            print('out relative error: %.2e' % rel_error(expected_out, out))
+
+            dout = np.random.randn(*out.shape)
+            dx, dw, db = temporal_affine_backward(dout, cache)
+
+            fx = lambda x: temporal_affine_forward(x, w, b)[0]
+            fw = lambda w: temporal_affine_forward(x, w, b)[0]
+            fb = lambda b: temporal_affine_forward(x, w, b)[0]
+
+            dx_num = eval_numerical_gradient_array(fx, x, dout)
+            dw_num = eval_numerical_gradient_array(fw, w, dout)
+            db_num = eval_numerical_gradient_array(fb, b, dout)
+
+            print('dx relative error: %.2e' % rel_error(dx_num, dx))
+            print('dw relative error: %.2e' % rel_error(dw_num, dw))
+            print('db relative error: %.2e' % rel_error(db_num, db))
+            """),
+        md("""
+            ## Temporal softmax loss
+
+            At each timestep the model predicts the next word, and the loss is the softmax
+            cross-entropy of that prediction. Captions have different lengths and are padded with
+            `<NULL>`; the boolean `mask` says which positions hold a real target, and only those
+            count. The sum over the unmasked positions is divided by N, the number of captions
+            (not by the number of words).
+
+            First a sanity check: with small random scores every one of V words is about equally
+            likely, so each counted position costs about $\\log V$ and the loss is about
+            $\\log V$ times the average number of unmasked positions per caption.
+            """),
+        code("""
+            def random_loss(N, T, V, p):
+                x = 0.001 * np.random.randn(N, T, V)
+                y = np.random.randint(V, size=(N, T))
+                mask = np.random.rand(N, T) <= p
+                return temporal_softmax_loss(x, y, mask)[0], np.log(V) * mask.sum() / N
+
+            np.random.seed(231)
+            for N, T, V, p in [(100, 1, 10, 1.0), (100, 10, 10, 1.0), (5000, 10, 10, 0.1)]:
+                loss, expected = random_loss(N, T, V, p)
+                print('N=%4d T=%2d V=%2d p=%.1f   loss %.4f   log(V) * tokens / N = %.4f'
+                      % (N, T, V, p, loss, expected))
+            """),
+        md("""
+            Next the exact value, against an explicit loop over captions and timesteps, and the
+            gradient with respect to the scores. One caption is fully masked: it must add nothing
+            to the loss and get zero gradient.
+            """),
+        code("""
+            np.random.seed(231)
+            N, T, V = 4, 5, 7
+            x = np.random.randn(N, T, V)
+            y = np.random.randint(V, size=(N, T))
+            mask = np.random.rand(N, T) > 0.3
+            mask[2] = False  # a caption with nothing to predict
+
+            loss, dx = temporal_softmax_loss(x, y, mask)
+
+            expected_loss = 0.0
+            for n in range(N):
+                for t in range(T):
+                    if mask[n, t]:
+                        scores = x[n, t]
+                        log_prob = scores[y[n, t]] - np.log(np.sum(np.exp(scores)))
+                        expected_loss -= log_prob
+            expected_loss /= N
+            print('loss relative error: %.2e' % rel_error(expected_loss, loss))
+
+            dx_num = eval_numerical_gradient(lambda x: temporal_softmax_loss(x, y, mask)[0], x,
+                                             verbose=False)
+            print('dx relative error: %.2e' % rel_error(dx, dx_num))
+            print('gradient of the masked caption is zero:', np.all(dx[2] == 0))
+            """),
+    ]
+
+
+def lstm_layer_cells():
+    return [
+        md("""
+            ## LSTM: one step
+
+            An LSTM keeps two vectors per sequence: the hidden state $h_t$ and the cell state
+            $c_t$. From the input and the previous hidden state it computes one activation vector
+            $a = x_t W_x + h_{t-1} W_h + b$ of size 4H and cuts it into four blocks, in the order
+            $a_i, a_f, a_o, a_g$:
+
+            $$i = \\sigma(a_i), \\quad f = \\sigma(a_f), \\quad o = \\sigma(a_o), \\quad
+              g = \\tanh(a_g),$$
+            $$c_t = f \\odot c_{t-1} + i \\odot g, \\qquad h_t = o \\odot \\tanh(c_t).$$
+
+            The input gate $i$ decides how much of the candidate $g$ to write, the forget gate
+            $f$ how much of the old cell to keep, the output gate $o$ how much of the cell to
+            show. $\\sigma$ is the logistic sigmoid. The check below computes each gate
+            separately, with its own slice of the weights.
+            """),
+        code("""
+            N, D, H = 3, 4, 5
+            x = np.linspace(-0.5, 0.9, num=N * D).reshape(N, D)
+            prev_h = np.linspace(-0.2, 0.6, num=N * H).reshape(N, H)
+            prev_c = np.linspace(-0.7, 0.3, num=N * H).reshape(N, H)
+            Wx = np.linspace(-0.4, 0.8, num=4 * D * H).reshape(D, 4 * H)
+            Wh = np.linspace(-0.6, 0.2, num=4 * H * H).reshape(H, 4 * H)
+            b = np.linspace(0.2, 0.5, num=4 * H)
+
+            next_h, next_c, cache = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
+
+            def logistic(z):
+                return 1.0 / (1.0 + np.exp(-z))
+
+            def gate(k):
+                # the k-th block of H columns belongs to gate k (0: i, 1: f, 2: o, 3: g)
+                cols = slice(k * H, (k + 1) * H)
+                return x.dot(Wx[:, cols]) + prev_h.dot(Wh[:, cols]) + b[cols]
+
+            i, f, o, g = logistic(gate(0)), logistic(gate(1)), logistic(gate(2)), np.tanh(gate(3))
+            expected_next_c = f * prev_c + i * g
+            expected_next_h = o * np.tanh(expected_next_c)
+
+            print('next_h relative error: %.2e' % rel_error(expected_next_h, next_h))
+            print('next_c relative error: %.2e' % rel_error(expected_next_c, next_c))
+            """),
+        md("""
+            ## LSTM: one step backward
+
+            The step has two outputs, so its backward pass receives two upstream gradients,
+            `dnext_h` and `dnext_c`. We check each input's gradient numerically through both
+            outputs: the numeric gradient of `sum(next_h * dnext_h) + sum(next_c * dnext_c)`.
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, H = 4, 5, 6
+            x = np.random.randn(N, D)
+            prev_h = np.random.randn(N, H)
+            prev_c = np.random.randn(N, H)
+            Wx = np.random.randn(D, 4 * H)
+            Wh = np.random.randn(H, 4 * H)
+            b = np.random.randn(4 * H)
+
+            next_h, next_c, cache = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
+            dnext_h = np.random.randn(*next_h.shape)
+            dnext_c = np.random.randn(*next_c.shape)
+            dx, dh, dc, dWx, dWh, db = lstm_step_backward(dnext_h, dnext_c, cache)
+
+            def numeric(name, value):
+                \"\"\"Numeric gradient with respect to one input, through both outputs.\"\"\"
+                inputs = {'x': x, 'prev_h': prev_h, 'prev_c': prev_c, 'Wx': Wx, 'Wh': Wh, 'b': b}
+                def outputs(v, k):
+                    args = dict(inputs, **{name: v})
+                    return lstm_step_forward(args['x'], args['prev_h'], args['prev_c'],
+                                             args['Wx'], args['Wh'], args['b'])[k]
+                through_h = eval_numerical_gradient_array(lambda v: outputs(v, 0), value, dnext_h)
+                through_c = eval_numerical_gradient_array(lambda v: outputs(v, 1), value, dnext_c)
+                return through_h + through_c
+
+            print('dx relative error: %.2e' % rel_error(numeric('x', x), dx))
+            print('dh relative error: %.2e' % rel_error(numeric('prev_h', prev_h), dh))
+            print('dc relative error: %.2e' % rel_error(numeric('prev_c', prev_c), dc))
+            print('dWx relative error: %.2e' % rel_error(numeric('Wx', Wx), dWx))
+            print('dWh relative error: %.2e' % rel_error(numeric('Wh', Wh), dWh))
+            print('db relative error: %.2e' % rel_error(numeric('b', b), db))
+            """),
+        md("""
+            ## LSTM: a whole sequence
+
+            `lstm_forward` starts from the hidden state `h0` and a cell state of zeros, and
+            returns the hidden states of all timesteps. The reference runs the step function we
+            just checked in a loop.
+            """),
+        code("""
+            N, D, H, T = 2, 5, 4, 3
+            x = np.linspace(-0.4, 0.6, num=N * T * D).reshape(N, T, D)
+            h0 = np.linspace(-0.4, 0.8, num=N * H).reshape(N, H)
+            Wx = np.linspace(-0.2, 0.9, num=4 * D * H).reshape(D, 4 * H)
+            Wh = np.linspace(-0.3, 0.6, num=4 * H * H).reshape(H, 4 * H)
+            b = np.linspace(0.2, 0.7, num=4 * H)
+
+            h, _ = lstm_forward(x, h0, Wx, Wh, b)
+
+            expected_h = np.zeros((N, T, H))
+            state_h, state_c = h0, np.zeros((N, H))
+            for t in range(T):
+                state_h, state_c, _ = lstm_step_forward(x[:, t], state_h, state_c, Wx, Wh, b)
+                expected_h[:, t] = state_h
+
+            print('h relative error: %.2e' % rel_error(expected_h, h))
+            """),
+        md("""
+            ## LSTM: backward through time
+
+            The weights are scaled by one over the square root of their fan-in, as in a real
+            initialisation: with unit-variance weights many gates saturate, some gradient
+            entries become tiny, and the *relative* error of those few entries (which is what
+            `rel_error` reports, as a maximum) grows to 1e-6 although the gradient is right.
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, T, H = 2, 3, 10, 6
+            x = np.random.randn(N, T, D)
+            h0 = np.random.randn(N, H)
+            Wx = np.random.randn(D, 4 * H) / np.sqrt(D)
+            Wh = np.random.randn(H, 4 * H) / np.sqrt(H)
+            b = np.random.randn(4 * H)
+
+            out, cache = lstm_forward(x, h0, Wx, Wh, b)
+            dout = np.random.randn(*out.shape)
+            dx, dh0, dWx, dWh, db = lstm_backward(dout, cache)
+
+            fx = lambda x: lstm_forward(x, h0, Wx, Wh, b)[0]
+            fh0 = lambda h0: lstm_forward(x, h0, Wx, Wh, b)[0]
+            fWx = lambda Wx: lstm_forward(x, h0, Wx, Wh, b)[0]
+            fWh = lambda Wh: lstm_forward(x, h0, Wx, Wh, b)[0]
+            fb = lambda b: lstm_forward(x, h0, Wx, Wh, b)[0]
+
+            dx_num = eval_numerical_gradient_array(fx, x, dout)
+            dh0_num = eval_numerical_gradient_array(fh0, h0, dout)
+            dWx_num = eval_numerical_gradient_array(fWx, Wx, dout)
+            dWh_num = eval_numerical_gradient_array(fWh, Wh, dout)
+            db_num = eval_numerical_gradient_array(fb, b, dout)
+
+            print('dx relative error: %.2e' % rel_error(dx_num, dx))
+            print('dh0 relative error: %.2e' % rel_error(dh0_num, dh0))
+            print('dWx relative error: %.2e' % rel_error(dWx_num, dWx))
+            print('dWh relative error: %.2e' % rel_error(dWh_num, dWh))
+            print('db relative error: %.2e' % rel_error(db_num, db))
+            """),
+    ]
+
+
+NAMES = {"rnn": "RNN", "lstm": "LSTM"}
+LR_DECAY = {"rnn": 0.95, "lstm": 0.995}  # the classic overfit protocol
+# The short real training run: small enough for about half a minute on 2 cores.
+TRAIN_RUN = {"rnn": {"hidden_dim": 256, "wordvec_dim": 128},
+             "lstm": {"hidden_dim": 128, "wordvec_dim": 128}}
+
+
+def model_cells(cell):
+    name = NAMES[cell]
+    return [
+        md("""
+            ## The captioning model
+
+            `CaptioningRNN` in `rnncap/classifiers/rnn.py` puts the layers together:
+
+            1. an affine layer turns the image features (N, D) into the initial hidden state `h0`;
+            2. the caption without its last word, `captions[:, :-1]`, goes through the word
+               embedding;
+            3. the recurrent cell (`cell_type='%s'`) reads the word vectors starting from `h0`;
+            4. a temporal affine layer scores every vocabulary word at every timestep;
+            5. the temporal softmax loss compares the scores with the caption shifted by one,
+               `captions[:, 1:]`: at each step the target is the next word. Positions whose
+               target is `<NULL>` are padding and are masked out.
+
+            We check the loss against the same computation written out in this notebook, as a
+            single loop over time with nothing borrowed from the library.
+            """ % cell),
+        code("""
+            def reference_caption_loss(params, features, captions, cell_type, null=0):
+                \"\"\"The captioning loss, computed step by step with plain NumPy.\"\"\"
+                p = params
+                words_in, words_out = captions[:, :-1], captions[:, 1:]
+                N, T = words_in.shape
+                h = features.dot(p['W_proj']) + p['b_proj']
+                c = np.zeros_like(h)
+                H = h.shape[1]
+                total = 0.0
+                for t in range(T):
+                    a = p['W_embed'][words_in[:, t]].dot(p['Wx']) + h.dot(p['Wh']) + p['b']
+                    if cell_type == 'rnn':
+                        h = np.tanh(a)
+                    else:  # lstm, gates in the order i, f, o, g
+                        i, f, o = [1 / (1 + np.exp(-a[:, k * H:(k + 1) * H])) for k in range(3)]
+                        g = np.tanh(a[:, 3 * H:])
+                        c = f * c + i * g
+                        h = o * np.tanh(c)
+                    scores = h.dot(p['W_vocab']) + p['b_vocab']
+                    for n in range(N):
+                        target = words_out[n, t]
+                        if target != null:
+                            top = scores[n].max()
+                            log_sum_exp = top + np.log(np.sum(np.exp(scores[n] - top)))
+                            total += log_sum_exp - scores[n, target]
+                return total / N
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, W, H, T = 10, 20, 30, 40, 13
+            word_to_idx = {'<NULL>': 0, '<START>': 1, '<END>': 2, '<UNK>': 3, 'a': 4, 'red': 5,
+                           'blue': 6, 'circle': 7, 'square': 8, 'above': 9}
+            V = len(word_to_idx)
+            model = CaptioningRNN(word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H,
+                                  cell_type='%s', dtype=np.float64)
+
+            features = np.random.randn(N, D)
+            captions = np.random.randint(4, V, size=(N, T + 1))
+            captions[:, 0] = word_to_idx['<START>']
+            lengths = np.random.randint(2, T, size=N)  # words before <END>; the rest is padding
+            captions[np.arange(N), lengths + 1] = word_to_idx['<END>']
+            captions[np.arange(T + 1) > lengths[:, None] + 1] = word_to_idx['<NULL>']
+
+            loss, grads = model.loss(features, captions)
+            expected_loss = reference_caption_loss(model.params, features, captions, '%s')
+            print('loss: %%f   reference: %%f' %% (loss, expected_loss))
+            print('loss relative error: %%.2e' %% rel_error(expected_loss, loss))
+            """ % (cell, cell)),
+        md("""
+            Now the gradient of the loss with respect to every parameter, checked numerically on
+            a tiny model. Some of the random target words are `<NULL>`, so masking is exercised
+            too.
+
+            Two remarks on the numbers. The word vectors start tiny (randn / 100), which makes
+            the gradient of `Wx` tiny as well, so small that the rounding error of the loss
+            dominates its numeric estimate; for the check we give them unit scale. And a whole
+            model has a few gradient entries close to zero, whose *relative* error is large
+            although their absolute error is about 1e-11: the maximum over entries (what
+            `rel_error` reports) can reach 1e-5 here, while the error relative to the size of the
+            whole gradient stays below 1e-8. A mistake in a backward pass shows up as 1e-2 or
+            more in both.
+            """),
+        code("""
+            np.random.seed(231)
+            batch_size = 2
+            timesteps = 3
+            input_dim = 4
+            wordvec_dim = 5
+            hidden_dim = 6
+            word_to_idx = {'<NULL>': 0, '<START>': 1, '<END>': 2, 'circle': 3, 'square': 4}
+            vocab_size = len(word_to_idx)
+
+            captions = np.random.randint(vocab_size, size=(batch_size, timesteps))
+            features = np.random.randn(batch_size, input_dim)
+
+            model = CaptioningRNN(word_to_idx,
+                                  input_dim=input_dim,
+                                  wordvec_dim=wordvec_dim,
+                                  hidden_dim=hidden_dim,
+                                  cell_type='%s',
+                                  dtype=np.float64)
+
+            model.params['W_embed'] *= 100  # unit-scale word vectors (see above)
+
+            loss, grads = model.loss(features, captions)
+
+            for param_name in sorted(grads):
+                f = lambda _: model.loss(features, captions)[0]
+                param_grad_num = eval_numerical_gradient(f, model.params[param_name], verbose=False)
+                grad = grads[param_name]
+                e = rel_error(param_grad_num, grad)
+                e_whole = (np.linalg.norm(param_grad_num - grad)
+                           / (np.linalg.norm(param_grad_num) + np.linalg.norm(grad)))
+                print('%%-8s max relative error: %%.2e   whole-gradient relative error: %%.2e'
+                      %% (param_name, e, e_whole))
+            """ % cell),
+        md("""
+            ## Overfit a small dataset
+
+            A model that is correct can memorise a tiny training set: with only 50 captions the
+            loss should fall close to zero. This is the classic protocol, seeded so that its log
+            is reproducible: seed 231, 50 training captions, hidden size 512, word vectors of size
+            256, Adam with learning rate 5e-3, 50 epochs of 2 minibatches of 25, and the learning
+            rate multiplied by %s after each epoch.
+            """ % LR_DECAY[cell]),
+        code("""
+            np.random.seed(231)
+
+            small_data = load_coco_data(data_dir, max_train=50)
+
+            small_{c}_model = CaptioningRNN(
+                cell_type='{c}',
+                word_to_idx=data['word_to_idx'],
+                input_dim=data['train_features'].shape[1],
+                hidden_dim=512,
+                wordvec_dim=256,
+            )
+
+            small_{c}_solver = CaptioningSolver(
+                small_{c}_model, small_data,
+                update_rule='adam',
+                num_epochs=50,
+                batch_size=25,
+                optim_config={{
+                    'learning_rate': 5e-3,
+                }},
+                lr_decay={decay},
+                verbose=True, print_every=10,
+            )
+
+            tic = time.time()
+            small_{c}_solver.train()
+            print('Training took %.1f s' % (time.time() - tic))
+
+            # Plot the training losses
+            plt.plot(small_{c}_solver.loss_history)
+            plt.xlabel('Iteration')
+            plt.ylabel('Loss')
+            plt.title('Training loss history')
+            plt.show()
+            """.format(c=cell, decay=LR_DECAY[cell])),
+        code("""
+            print('Final loss: %f' % small_{c}_solver.loss_history[-1])
+            """.format(c=cell)),
+        md("""
+            ## Test-time sampling
+
+            At training time the model always reads the true previous word. At test time there is
+            no caption to read: the model starts from `<START>`, picks the most likely next word,
+            feeds it back in as the next input, and so on until it writes `<END>` (greedy
+            decoding, `model.sample`). On the training images the overfit model should reproduce
+            its captions; on validation images, which it has never seen, it should do poorly: 50
+            captions are far too few to learn anything general.
+            """),
+        code("""
+            for split in ['train', 'val']:
+                minibatch = sample_coco_minibatch(small_data, split=split, batch_size=4)
+                gt_captions, features, urls = minibatch
+                gt_captions = decode_captions(gt_captions, data['idx_to_word'])
+
+                sample_captions = small_{c}_model.sample(features)
+                sample_captions = decode_captions(sample_captions, data['idx_to_word'])
+
+                titles = ['%s\\nsampled: %s\\ntruth: %s' % (split, sample, gt)
+                          for sample, gt in zip(sample_captions, gt_captions)]
+                show_captioned_images(urls, titles)
+            """.format(c=cell)),
+    ]
+
+
+def beyond_cells(cell):
+    name = NAMES[cell]
+    run = TRAIN_RUN[cell]
+    return [
+        md("""
+            # Beyond the classic exercise
+
+            ## Measuring caption quality: BLEU and CIDEr-D
+
+            Looking at captions does not scale, so captioning papers report automatic metrics
+            that compare a generated caption with the human references of the same image.
+            `rnncap.metrics` computes them exactly as the coco-caption toolkit does:
+
+            * **BLEU-n** counts how many of the caption's word n-grams (for every length up to n)
+              appear in the references, clipping each n-gram at the most times any single
+              reference uses it; it combines the precisions of lengths 1..n by a geometric mean
+              and multiplies by a brevity penalty when the captions are shorter than the
+              references. Counts are summed over the whole corpus before dividing.
+            * **CIDEr-D** weights each n-gram by TF-IDF, so that words that say something about
+              this particular image count more than words every caption uses ("a", "the"), and
+              takes the cosine similarity with each reference, with a penalty for a different
+              length. Because of the IDF weights it only makes sense over many images.
+
+            A small example computed by hand: the hypothesis "a red square" against the references
+            "a red circle" and "a blue square". All three of its words occur in a reference, so
+            the unigram precision is 3/3; of its two bigrams only "a red" occurs, so the bigram
+            precision is 1/2; its length equals the closest reference length, so there is no
+            brevity penalty. BLEU-1 = 1 and BLEU-2 = (1 * 1/2)^(1/2) = 0.7071. It has no matching
+            3-gram, so BLEU-3 and BLEU-4 are (nearly) zero.
+            """),
+        code("""
+            from rnncap.metrics import bleu, cider_d, evaluate_model
+
+            refs = {0: ['a red circle', 'a blue square']}
+            hyps = {0: 'a red square'}
+            print('BLEU-1..4:', np.round(bleu(refs, hyps), 4))
+            print('by hand:   ', np.round([1.0, np.sqrt(1.0 * 0.5), 0.0, 0.0], 4))
+            """),
+        md("""
+            `evaluate_model(model, data, split, ...)` captions each image of a split once (greedy
+            or beam search) and scores the captions against all references of their images.
+            The overfit model from above has memorised 50 captions; on the images it was trained
+            on it scores well, on the validation images it does not.
+            """),
+        code("""
+            overfit_scores = {{
+                'train images': evaluate_model(small_{c}_model, small_data, split='train'),
+                'val images': evaluate_model(small_{c}_model, data, split='val', num_images=500),
+            }}
+            for which, scores in overfit_scores.items():
+                print('%-13s' % which, '  '.join('%s %.3f' % (k, scores[k])
+                                                for k in ['BLEU-1', 'BLEU-4', 'CIDEr-D']))
+            """.format(c=cell)),
+        md("""
+            ## A short real training run
+
+            Now we train on the whole training split (capped at 20,000 captions, which is all of
+            the built-in data; a full COCO epoch takes far longer in NumPy) for two epochs, and
+            measure the loss on validation captions after every epoch (`num_val`). The model is
+            smaller than in the overfit run ({H} hidden units, word vectors of size {W}), which is
+            plenty for the built-in data and keeps the run to about half a minute.
+            """.format(H=run["hidden_dim"], W=run["wordvec_dim"])),
+        code("""
+            max_captions = 20000
+            num_train = data['train_captions'].shape[0]
+            if num_train > max_captions:  # COCO: a random subset, drawn with its own generator
+                keep = np.random.default_rng(0).choice(num_train, max_captions, replace=False)
+                train_data = dict(data, train_captions=data['train_captions'][keep],
+                                  train_image_idxs=data['train_image_idxs'][keep])
+            else:
+                train_data = data
+
+            np.random.seed(0)
+            {c}_model = CaptioningRNN(
+                cell_type='{c}',
+                word_to_idx=data['word_to_idx'],
+                input_dim=data['train_features'].shape[1],
+                hidden_dim={H},
+                wordvec_dim={W},
+            )
+            {c}_solver = CaptioningSolver(
+                {c}_model, train_data,
+                update_rule='adam',
+                num_epochs=2,
+                batch_size=100,
+                optim_config={{'learning_rate': 1e-2}},
+                lr_decay=0.9,
+                num_val=500,
+                verbose=True, print_every=50,
+            )
+            tic = time.time()
+            {c}_solver.train()
+            print('Training took %.1f s' % (time.time() - tic))
+            """.format(c=cell, H=run["hidden_dim"], W=run["wordvec_dim"])),
+        code("""
+            import tempfile
+            from IPython.display import display
+            from rnncap.plots import plot_loss_curve
+
+            with tempfile.TemporaryDirectory() as tmp:
+                fig = plot_loss_curve({c}_solver.loss_history, tmp + '/loss.png',
+                                      val_loss_history={c}_solver.val_loss_history)
+            display(fig)
+            """.format(c=cell)),
+        md("""
+            The validation loss follows the training loss down: the model is learning what the
+            captions have in common with the images, not memorising them. The metrics on the 500
+            validation images (never used for training) say the same:
+            """),
+        code("""
+            val_greedy = evaluate_model({c}_model, data, split='val', num_images=500)
+            val_beam = evaluate_model({c}_model, data, split='val', num_images=500,
+                                      decode='beam', beam_size=3)
+            print('%-22s %8s %8s %8s %8s %8s' % ('val, %d images' % val_greedy['num_images'],
+                                             'BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr-D'))
+            for label, scores in [('overfit model, greedy', overfit_scores['val images']),
+                                  ('trained, greedy', val_greedy),
+                                  ('trained, beam 3', val_beam)]:
+                print('%-22s' % label, ' '.join('%8.3f' % scores[k] for k in
+                                                ['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr-D']))
+            """.format(c=cell)),
+        md("""
+            ## Beam search against greedy decoding
+
+            Greedy decoding commits to the single most likely word at every step. A word that
+            looks best now can lead to a sentence that is less likely as a whole. Beam search
+            keeps the `K` most probable partial captions at each step, extends each by every
+            word, and keeps the `K` best of those; the result is the most probable finished
+            caption found (`model.sample(features, beam_size=K)`; `beam_size=1` is exactly greedy).
+
+            The training loss of a single caption is its negative log-probability under the
+            model, so `model.loss` tells us which of two captions the model prefers. Beam search is
+            a heuristic too: the partial caption that greedy decoding would have completed can drop
+            out of the beam, so on some images the beam returns a less probable caption than
+            greedy. On average it finds more probable ones.
+            """),
+        code("""
+            def caption_log_prob(model, feature, caption):
+                \"\"\"log p(caption | image): minus the loss of <START> + caption (N = 1).\"\"\"
+                start = np.array([[model.word_to_idx['<START>']]])
+                words = np.concatenate([start, caption[None, :]], axis=1)
+                return -float(model.loss(feature[None, :], words)[0])
+
+            image_ids = np.unique(data['val_image_idxs'])[:200]
+            features = data['val_features'][image_ids]
+            greedy = {c}_model.sample(features)
+            beam = {c}_model.sample(features, beam_size=3)
+            greedy_lp = np.array([caption_log_prob({c}_model, f, g) for f, g in zip(features, greedy)])
+            beam_lp = np.array([caption_log_prob({c}_model, f, b) for f, b in zip(features, beam)])
+
+            differ = np.any(greedy != beam, axis=1)
+            print('beam search and greedy differ on %d of %d val images' % (differ.sum(), len(differ)))
+            print('mean log-probability: greedy %.3f, beam %.3f' % (greedy_lp.mean(), beam_lp.mean()))
+            print('beam found a caption at least as probable on %d of %d images'
+                  % (np.sum(beam_lp >= greedy_lp - 1e-4), len(differ)))
+            """.format(c=cell)),
+        md("""
+            Captions of validation images, none of which the model has seen, with the greedy and
+            the beam caption (and their log-probabilities) over one of the human references. The
+            images where the two decoders disagree come first.
+            """),
+        code("""
+            order = np.argsort(~differ, kind='stable')[:8]  # disagreements first
+            first_ref = {{}}
+            for row, image_id in enumerate(data['val_image_idxs']):
+                first_ref.setdefault(int(image_id), row)
+            greedy_text = decode_captions(greedy, data['idx_to_word'])
+            beam_text = decode_captions(beam, data['idx_to_word'])
+            titles = []
+            for k in order:
+                truth = decode_captions(data['val_captions'][first_ref[int(image_ids[k])]],
+                                        data['idx_to_word'])
+                titles.append('greedy (%.2f): %s\\nbeam (%.2f): %s\\ntruth: %s'
+                              % (greedy_lp[k], greedy_text[k], beam_lp[k], beam_text[k], truth))
+            show_captioned_images(data['val_urls'][image_ids[order]], titles)
+            """.format(c=cell)),
+    ]
+
+
+def rnn_question_cells():
+    return [
+        md("""
+            ## Inline Question 1
+
+            Our model works with words: every token is one word of a fixed vocabulary. A
+            character-level model would read and write one character at a time (letters, digits,
+            space, punctuation) instead. Give one advantage and one disadvantage of a
+            character-level captioning model compared with a word-level one.
+            """),
+        answer("""
+            *Advantages:* the vocabulary is tiny (tens of symbols instead of thousands), so the
+            embedding matrix and the output softmax are small and cheap. Nothing is out of
+            vocabulary: the model can spell rare words, names and numbers instead of writing
+            `<UNK>`.
+
+            *Disadvantages:* sequences get about five times longer (a ten-word caption is some
+            fifty characters), so training and sampling take more steps, and the model has to
+            carry information across many more timesteps, which is exactly what recurrent
+            networks find hard (question 2). It must also learn to spell before it can learn
+            meaning, so it needs more data and training, and it can produce words that do not
+            exist.
+            """),
+        md("""
+            ## Inline Question 2: vanishing gradients
+
+            Backpropagation through time multiplies the gradient by the Jacobian of one step,
+            $\\partial h_t / \\partial h_{t-1} = \\mathrm{diag}(1 - h_t^2)\\, W_h^T$, once per
+            timestep. Measure what is left of it: for sequences of growing length T, use
+            `rnn_forward` and `rnn_backward` to get the gradient with respect to `h0` of a loss
+            that depends only on the last hidden state (upstream gradient 1 at the last
+            timestep, 0 elsewhere), and print its norm per sequence. Then explain what you see
+            and what it means for learning.
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, H = 10, 20, 32
+            Wx = np.random.randn(D, H) / np.sqrt(D)
+            Wh = np.random.randn(H, H) / np.sqrt(H)
+            b = np.zeros(H)
+
+            for T in [1, 5, 10, 20, 40, 80]:
+                x = np.random.randn(N, T, D)
+                h0 = np.random.randn(N, H)
+                # BEGIN SOLUTION
+                h, cache = rnn_forward(x, h0, Wx, Wh, b)
+                dh = np.zeros_like(h)
+                dh[:, -1] = 1.0  # the loss looks only at the last hidden state
+                dh0 = rnn_backward(dh, cache)[1]
+                grad_norm = np.linalg.norm(dh0) / np.sqrt(N)
+                # END SOLUTION
+                print('T = %2d   |dL/dh0| per sequence: %.2e' % (T, grad_norm))
+            """),
+        answer("""
+            The gradient shrinks geometrically, by a factor of five to ten every five steps: it
+            is of order 1 for T = 1, a few times 1e-3 at T = 20, below 1e-6 at T = 40 and about
+            1e-14 at T = 80. Each step multiplies it by $\\mathrm{diag}(1 - h_t^2)\\, W_h^T$; the tanh derivative is at
+            most 1 (and much smaller for saturated units), so unless $W_h$ is large the product
+            shrinks exponentially with the number of steps (when it is large enough the gradient
+            explodes instead, which gradient clipping handles). As a result, a word late in the
+            caption sends almost no learning signal back to the early words or to the image
+            features in `h0`: a vanilla RNN can hardly learn dependencies longer than a few tens
+            of steps. The LSTM's additive cell state is the remedy (see the LSTM notebook).
+            """),
+    ]
+
+
+def lstm_question_cells():
+    return [
+        md("""
+            ## Inline Question 1
+
+            The LSTM's gates $i$, $f$ and $o$ use the sigmoid. Why not ReLU, which works so well
+            in convolutional networks?
+            """),
+        answer("""
+            A gate is a multiplicative switch: it says what fraction of a signal gets through,
+            so it must lie between 0 (block) and 1 (pass). The sigmoid gives exactly that,
+            smoothly and with a gradient everywhere. A ReLU gate is unbounded: a forget gate
+            above 1 would amplify the cell state at every step ($c_t$ grows like $f^t$), so
+            activations and gradients explode over long sequences, and input or output gates
+            above 1 amplify as well; the cell would stop being a stable memory. Below zero a
+            ReLU gate is exactly 0 with zero gradient, so a gate that has closed can never learn
+            to open again. (The candidate $g$ uses tanh rather than a sigmoid because it is
+            content, which may be negative, not a fraction.)
+            """),
+    ]
+
+
+def lstm_gradient_cells():
+    return [
+        md("""
+            ## Inline Question 2: why LSTM gradients survive
+
+            As in the RNN notebook, we measure the gradient that reaches `h0` from a loss on the
+            last hidden state only, now for a vanilla RNN, an LSTM with all biases zero (the
+            initialisation rnncap and CS231n use), and the same LSTM with the forget-gate
+            biases set to 3.
+            """),
+        code("""
+            np.random.seed(231)
+            N, D, H = 10, 20, 32
+            Wx = np.random.randn(D, H) / np.sqrt(D)
+            Wh = np.random.randn(H, H) / np.sqrt(H)
+            b = np.zeros(H)
+            Wx4 = np.random.randn(D, 4 * H) / np.sqrt(D)
+            Wh4 = np.random.randn(H, 4 * H) / np.sqrt(H)
+            b4 = np.zeros(4 * H)
+            b4_forget = b4.copy()
+            b4_forget[H:2 * H] = 3.0  # the f block of the i, f, o, g layout
+
+            def last_state_grad(forward, backward, x, h0, *weights):
+                \"\"\"Norm per sequence of d(sum of the last hidden state)/dh0.\"\"\"
+                h, cache = forward(x, h0, *weights)
+                dh = np.zeros_like(h)
+                dh[:, -1] = 1.0
+                return np.linalg.norm(backward(dh, cache)[1]) / np.sqrt(len(h0))
+
+            print('   T   vanilla RNN   LSTM, b_f = 0   LSTM, b_f = 3')
+            for T in [1, 5, 10, 20, 40, 80]:
+                x = np.random.randn(N, T, D)
+                h0 = np.random.randn(N, H)
+                print('%4d %13.2e %15.2e %15.2e' % (
+                    T,
+                    last_state_grad(rnn_forward, rnn_backward, x, h0, Wx, Wh, b),
+                    last_state_grad(lstm_forward, lstm_backward, x, h0, Wx4, Wh4, b4),
+                    last_state_grad(lstm_forward, lstm_backward, x, h0, Wx4, Wh4, b4_forget)))
+            """),
+        md("""
+            Explain the three columns: why does the gradient survive 80 steps in the LSTM with
+            forget-gate bias 3, but vanish in the vanilla RNN and in the LSTM with bias 0?
+            """),
+        answer("""
+            Along the cell state, the backward pass multiplies the gradient elementwise by the
+            forget gate, $\\partial c_t / \\partial c_{t-1} = f_t$: no weight matrix and no tanh
+            derivative lie on this path. With bias 3 the forget gates sit near
+            $\\sigma(3) \\approx 0.95$ and take only about 5% off the gradient per step (the table
+            still shows it of order 0.1 to 1 after 80 steps), and the network can learn to push
+            $f$ towards 1 wherever it needs a long memory. With bias 0 the gates start near 0.5 and $0.5^{40} \\approx 10^{-12}$: the
+            cell forgets quickly and its gradient vanishes about as fast as the RNN's, whose
+            gradient passes through $W_h$ and the tanh derivative at every step. This is why a
+            positive forget-gate bias is a common LSTM initialisation.
+            """),
+    ]
+
+
+# ============================================================================ notebooks
+
+def rnn_notebook():
+    cells = []
+    cells += setup_cells(
+        "Image captioning with a vanilla RNN",
+        """In this notebook you build a recurrent neural network that writes a caption for an
+image. The image enters as a feature vector computed by a convolutional network; the RNN turns it
+into an initial hidden state and then generates the caption one word at a time.
+
+You will check each layer (`rnncap/rnn_layers.py`) against independent computations and numeric
+gradients, put the layers together in a captioning model (`rnncap/classifiers/rnn.py`), check its
+loss and gradients, overfit it to a tiny training set, and then look at what it says about images
+it has never seen. The last part goes beyond the classic exercise: beam search, the BLEU and
+CIDEr-D caption metrics, and a short training run that generalises to new images.""")
+    cells += data_cells()
+    cells += rnn_layer_cells()
+    cells += model_cells("rnn")
+    cells += rnn_question_cells()
+    cells += beyond_cells("rnn")
+    return cells
+
+
+def lstm_notebook():
+    cells = []
+    cells += setup_cells(
+        "Image captioning with an LSTM",
+        """The vanilla RNN struggles with long sequences: the gradient that reaches early
+timesteps is multiplied by the recurrent Jacobian once per step and tends to vanish (or explode).
+The Long Short-Term Memory network (LSTM) fixes this with a separate cell state that is updated
+additively, under the control of gates.
+
+This notebook follows the same path as the RNN one: check the LSTM layers against independent
+computations and numeric gradients, use them in the captioning model, overfit a tiny training set
+and caption images; then compare decoding strategies, measure caption quality with BLEU and
+CIDEr-D, and train on the whole dataset to caption images the model has never seen.""")
+    cells += data_cells()
+    cells += lstm_layer_cells()
+    cells += lstm_question_cells()
+    cells += model_cells("lstm")
+    cells += lstm_gradient_cells()
+    cells += beyond_cells("lstm")
+    return cells
+
+
+def to_notebook(cells, prefix):
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for i, (kind, source) in enumerate(cells):
+        cell = new_markdown_cell(source) if kind == "markdown" else new_code_cell(source)
+        cell.id = "%s-%02d" % (prefix, i)  # fixed ids: rebuilding gives the same file
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def build():
+    """Return {file name: notebook JSON text}."""
+    notebooks = {"RNN_Captioning.ipynb": to_notebook(rnn_notebook(), "rnn"),
+                 "LSTM_Captioning.ipynb": to_notebook(lstm_notebook(), "lstm")}
+    return {name: nbformat.writes(nb) + "\n" for name, nb in notebooks.items()}
+
+
+def main(argv=None):
+    for name, text in build().items():
+        with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        print("wrote", os.path.join(HERE, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

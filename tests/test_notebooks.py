@@ -1,0 +1,192 @@
+"""Run both notebooks top to bottom, offline, and check what they print.
+
+Each notebook is executed once (nbclient, kernel python3, working directory notebooks/,
+MPLBACKEND=Agg); any cell error fails. The notebooks pick COCO when it is present; here
+RNNCAP_DATA points at an empty directory so that they always use the built-in shapes data,
+which makes the printed numbers comparable from machine to machine. The built-in data is
+generated (once, cached) before the notebooks run, so that cost is not part of their run time.
+"""
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = ["RNN_Captioning.ipynb", "LSTM_Captioning.ipynb"]
+CELL_TIMEOUT = 600  # seconds; a whole notebook takes one to two minutes on 2 cores
+
+NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS)
+def executed(request, tmp_path_factory):
+    """(name, executed notebook, seconds) for one notebook, run once per test module."""
+    from rnncap import shapes
+
+    shapes.ensure_shapes()
+    nb = nbformat.read(str(NOTEBOOK_DIR / request.param), as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("RNNCAP_DATA", str(tmp_path_factory.mktemp("no_coco")))
+        start = time.time()
+        try:
+            client.execute()
+        except CellExecutionError as e:
+            pytest.fail("%s: a cell failed:\n%s" % (request.param, str(e)[-3000:]))
+    seconds = time.time() - start
+    sys.stderr.write("\n%s executed in %.1f s\n" % (request.param, seconds))
+    return request.param, nb, seconds
+
+
+def cell_text(cell):
+    """Everything a code cell printed (stdout and stderr streams, text results)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif "text/plain" in out.get("data", {}):
+            parts.append(out["data"]["text/plain"])
+    return "".join(parts)
+
+
+def all_text(nb):
+    return "\n".join(cell_text(c) for c in nb.cells if c.cell_type == "code")
+
+
+def values(pattern, text):
+    return [float(v) for v in re.findall(pattern, text)]
+
+
+# ----------------------------------------------------------------------------- execution
+
+def test_every_cell_ran_without_error(executed):
+    name, nb, seconds = executed
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code), name
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"], name
+
+
+def test_images_are_shown_and_a_dead_link_gives_a_placeholder(executed):
+    name, nb, _ = executed
+    figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+               if "image/png" in o.get("data", {})]
+    # data, dead link, loss curves, train/val captions, val captions of the trained model
+    assert len(figures) >= 7, (name, len(figures))
+    assert "image_from_url: cannot read file:///nonexistent" in all_text(nb)
+
+
+# ----------------------------------------------------------------------------- printed numbers
+
+def test_forward_and_gradient_checks_print_small_errors(executed):
+    name, nb, _ = executed
+    text = all_text(nb)
+    layer = values(r"(?m)^\w+ relative error: " + NUMBER, text)
+    # Forward checks against loops and numeric gradient checks of every layer; a wrong
+    # backward pass gives 1e-2 or more. The largest correct ones are ~5e-7 (see the notebooks).
+    assert len(layer) >= (21 if name.startswith("RNN") else 15), (name, len(layer))
+    assert max(layer) < 1e-5, (name, layer)
+    # The whole model: near-zero entries inflate the element-wise maximum (~1e-6 to 1e-5),
+    # the error relative to the whole gradient stays tiny.
+    model_max = values(r"max relative error: " + NUMBER, text)
+    model_whole = values(r"whole-gradient relative error: " + NUMBER, text)
+    assert len(model_max) == len(model_whole) == 8, name
+    assert max(model_max) < 1e-4 and max(model_whole) < 1e-8, (name, model_max, model_whole)
+
+
+def test_softmax_loss_sanity_check_matches_log_v(executed):
+    name, nb, _ = executed
+    if not name.startswith("RNN"):
+        pytest.skip("the temporal softmax loss is checked in the RNN notebook")
+    rows = re.findall(r"loss " + NUMBER + r"\s+log\(V\) \* tokens / N = " + NUMBER, all_text(nb))
+    assert len(rows) == 3
+    for loss, expected in rows:
+        assert abs(float(loss) - float(expected)) < 0.01 * float(expected)
+
+
+def test_small_data_overfit_reaches_a_small_loss(executed):
+    name, nb, _ = executed
+    text = all_text(nb)
+    log = values(r"\(Iteration \d+ / 100\) loss: " + NUMBER, text)
+    assert len(log) == 10, name  # the classic protocol: 100 iterations, printed every 10
+    final = values(r"Final loss: " + NUMBER, text)
+    assert len(final) == 1, name
+    assert log[0] > 30 and final[0] < 0.1, (name, log, final)
+
+
+def test_inline_vanishing_gradient_experiments_show_the_effect(executed):
+    name, nb, _ = executed
+    text = all_text(nb)
+    if name.startswith("RNN"):
+        norms = values(r"\|dL/dh0\| per sequence: " + NUMBER, text)
+        assert len(norms) == 6 and norms[-1] < 1e-6 * norms[0], norms
+    else:
+        rows = re.findall(r"(?m)^\s*(\d+)\s+" + "\\s+".join([NUMBER] * 3) + r"\s*$", text)
+        table = {int(t): [float(v) for v in vals] for t, *vals in rows}
+        assert sorted(table) == [1, 5, 10, 20, 40, 80], table
+        rnn, lstm0, lstm3 = table[80]
+        assert rnn < 1e-10 and lstm0 < 1e-10 and lstm3 > 1e-2, table
+
+
+def test_training_run_generalises_to_val_images(executed):
+    name, nb, _ = executed
+    text = all_text(nb)
+    row = lambda label: values(NUMBER, re.search(r"(?m)^%s\s+(.*)$" % re.escape(label),
+                                                 text).group(1))
+    overfit, greedy, beam = (row("overfit model, greedy"), row("trained, greedy"),
+                             row("trained, beam 3"))
+    assert len(overfit) == len(greedy) == len(beam) == 5  # BLEU-1..4, CIDEr-D
+    # BLEU-4 and CIDEr-D on 500 unseen val images: the short run learns, the overfit one did not.
+    assert greedy[3] > 0.35 and greedy[3] > overfit[3] + 0.1, (name, overfit, greedy)
+    assert greedy[4] > overfit[4] + 0.5, (name, overfit, greedy)
+    assert beam[3] > 0.35, (name, beam)
+    val_losses = values(r"val loss: " + NUMBER, text)
+    assert len(val_losses) == 2 and val_losses[1] < val_losses[0], val_losses
+    assert re.search(r"beam search and greedy differ on \d+ of 200 val images", text)
+
+
+# ----------------------------------------------------------------------------- the files
+
+def test_committed_notebooks_have_no_outputs():
+    for name in NOTEBOOKS:
+        nb = nbformat.read(str(NOTEBOOK_DIR / name), as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, name
+
+
+def test_committed_notebooks_match_their_generator():
+    script = NOTEBOOK_DIR / "build_notebooks.py"
+    if not script.is_file():
+        pytest.skip("no generator (e.g. in a student copy)")
+    sys.path.insert(0, str(NOTEBOOK_DIR))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(NOTEBOOK_DIR))
+    for name, text in build_notebooks.build().items():
+        on_disk = (NOTEBOOK_DIR / name).read_text(encoding="utf-8")
+        assert on_disk == text, "%s is out of date: run python notebooks/build_notebooks.py" % name
+
+
+def test_answers_sit_between_solution_markers():
+    for name in NOTEBOOKS:
+        nb = nbformat.read(str(NOTEBOOK_DIR / name), as_version=4)
+        answers = 0
+        for cell in nb.cells:
+            lines = [line.strip() for line in cell.source.splitlines()]
+            begin, end = (("# BEGIN SOLUTION", "# END SOLUTION") if cell.cell_type == "code"
+                          else ("<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"))
+            assert lines.count(begin) == lines.count(end), name
+            if begin in lines:
+                assert lines.index(begin) + 1 < lines.index(end), name  # a non-empty answer
+                answers += lines.count(begin)
+        assert answers >= 2, name
