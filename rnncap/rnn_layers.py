@@ -41,13 +41,27 @@ def sigmoid(x):
     return out
 
 
+# The kernels below use exp for both squashing functions: NumPy's exp is vectorised where its
+# tanh often is not (float64 tanh can cost 3x an exp). Overflow of exp(-a) to inf is the right
+# limit (1 / inf = 0), so the kernels silence only that warning.
+
 def _sigmoid_(a):
-    """In-place sigmoid of a float array (same formula as sigmoid)."""
-    a *= 0.5
-    np.tanh(a, out=a)
+    """In-place sigmoid of a float array: 1 / (1 + exp(-a)); call under np.errstate(over=...)."""
+    np.negative(a, out=a)
+    np.exp(a, out=a)
     a += 1
-    a *= 0.5
+    np.divide(1, a, out=a)
     return a
+
+
+def _tanh(a, out):
+    """out = tanh(a) = 2 / (1 + exp(-2a)) - 1 (out may be a); call under np.errstate(over=...)."""
+    np.multiply(a, -2, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.divide(2, out, out=out)
+    out -= 1
+    return out
 
 
 def log_softmax(x, axis=-1):
@@ -164,7 +178,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     next_h = x @ Wx
     next_h += prev_h @ Wh
     next_h += b
-    np.tanh(next_h, out=next_h)
+    with np.errstate(over="ignore"):
+        _tanh(next_h, out=next_h)
     # END SOLUTION
     return next_h, (x, prev_h, Wx, Wh, next_h)
 
@@ -224,10 +239,11 @@ def rnn_forward(x, h0, Wx, Wh, b):
     np.matmul(xs.reshape(T * N, D), Wx, out=hs[1:].reshape(T * N, H))  # x·Wx of every step
     hs[1:] += b
     hWh = np.empty_like(h0)
-    for t in range(T):
-        np.matmul(hs[t], Wh, out=hWh)
-        hs[t + 1] += hWh
-        np.tanh(hs[t + 1], out=hs[t + 1])
+    with np.errstate(over="ignore"):
+        for t in range(T):
+            np.matmul(hs[t], Wh, out=hWh)
+            hs[t + 1] += hWh
+            _tanh(hs[t + 1], out=hs[t + 1])
     h = _batch_major(hs[1:])
     # END SOLUTION
     return h, (xs, hs, Wx, Wh)
@@ -284,13 +300,20 @@ def _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h):
     """
     # BEGIN SOLUTION
     H = prev_c.shape[1]
-    _sigmoid_(a[:, :3 * H])
-    np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
-    i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-    np.multiply(i, g, out=tanh_c)  # tanh_c as scratch until the last two lines
-    np.multiply(f, prev_c, out=next_c)
-    next_c += tanh_c
-    np.tanh(next_c, out=tanh_c)
+    with np.errstate(over="ignore"):
+        # One pass of exp for all four gates: tanh(a) = 2 sigmoid(2a) - 1 for g.
+        a[:, :3 * H] *= -1
+        a[:, 3 * H:] *= -2
+        np.exp(a, out=a)
+        a += 1
+        np.divide(1, a, out=a)
+        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        g *= 2
+        g -= 1
+        np.multiply(i, g, out=tanh_c)  # tanh_c as scratch until the last two lines
+        np.multiply(f, prev_c, out=next_c)
+        next_c += tanh_c
+        _tanh(next_c, out=tanh_c)
     np.multiply(o, tanh_c, out=next_h)
     # END SOLUTION
 
@@ -484,11 +507,12 @@ def _gru_cell_forward(xa, hWh, prev_h, gates, next_h):
     # BEGIN SOLUTION
     H = prev_h.shape[1]
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    np.add(xa[:, :2 * H], hWh[:, :2 * H], out=gates[:, :2 * H])
-    _sigmoid_(gates[:, :2 * H])
-    np.multiply(r, hWh[:, 2 * H:], out=n)  # the reset gate acts after the product
-    n += xa[:, 2 * H:]
-    np.tanh(n, out=n)
+    with np.errstate(over="ignore"):
+        np.add(xa[:, :2 * H], hWh[:, :2 * H], out=gates[:, :2 * H])
+        _sigmoid_(gates[:, :2 * H])
+        np.multiply(r, hWh[:, 2 * H:], out=n)  # the reset gate acts after the product
+        n += xa[:, 2 * H:]
+        _tanh(n, out=n)
     np.subtract(prev_h, n, out=next_h)
     next_h *= z
     next_h += n  # n + z * (prev_h - n) = (1 - z) * n + z * prev_h
@@ -672,6 +696,43 @@ def gru_backward(dh, cache):
     dh0 = dnext_h
     # END SOLUTION
     return dx, dh0, dWx, dWh, db
+
+
+# ----------------------------------------------------------------------------- decoding kernels
+# Test-time steps from a precomputed input part xa = x·Wx + b. A greedy decoder can form
+# W_embed·Wx + b once for the whole vocabulary and pick its rows, instead of one x·Wx per step.
+# No input checks and no cache: callers pass arrays of one dtype with consistent shapes.
+
+def _rnn_step_xa(xa, prev_h, Wh):
+    """next_h = tanh(xa + prev_h·Wh), with xa (N, H), prev_h (N, H), Wh (H, H)."""
+    # BEGIN SOLUTION
+    next_h = prev_h @ Wh
+    next_h += xa
+    with np.errstate(over="ignore"):
+        _tanh(next_h, out=next_h)
+    # END SOLUTION
+    return next_h
+
+
+def _lstm_step_xa(xa, prev_h, prev_c, Wh):
+    """LSTM step from xa (N, 4H), prev_h, prev_c (N, H), Wh (H, 4H); returns next_h, next_c."""
+    # BEGIN SOLUTION
+    a = prev_h @ Wh
+    a += xa
+    next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
+    _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h)
+    # END SOLUTION
+    return next_h, next_c
+
+
+def _gru_step_xa(xa, prev_h, Wh):
+    """GRU step from xa (N, 3H), prev_h (N, H), Wh (H, 3H); returns next_h."""
+    # BEGIN SOLUTION
+    gates = np.empty_like(xa)
+    next_h = np.empty_like(prev_h)
+    _gru_cell_forward(xa, prev_h @ Wh, prev_h, gates, next_h)
+    # END SOLUTION
+    return next_h
 
 
 # ----------------------------------------------------------------------------- word embedding
