@@ -5,6 +5,7 @@ turning word indices into caption strings, and loading the images behind a split
 Heavy modules (h5py, matplotlib, the model) are imported inside the functions, so that the
 command modules that import this one keep `rnncap --help` fast.
 """
+import functools
 import os
 
 import numpy as np
@@ -25,6 +26,21 @@ TRAIN_DEFAULTS = {
     "val_images": 200,
     "seed": 231,
 }
+
+
+def one_line_os_errors(run):
+    """Decorate a command's run(args) so that an OSError other than a missing file (an output
+    directory that is a file, no permission, a full disk) becomes a ValueError, which the
+    dispatcher prints as one line (exit status 2) instead of a traceback."""
+    @functools.wraps(run)
+    def wrapped(args):
+        try:
+            return run(args)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise ValueError(str(e)) from None
+    return wrapped
 
 
 def add_data_argument(parser, default_help):

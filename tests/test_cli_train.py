@@ -172,3 +172,39 @@ def test_help(command, capsys):
         main([command, "--help"])
     assert e.value.code == 0
     assert "usage: rnncap %s" % command in capsys.readouterr().out
+
+
+def test_out_that_is_a_file_is_one_line(data_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert train(data_dir, blocker, "--epochs", "1", "--no-progress") == 2
+    assert str(blocker) in one_error_line(capsys)
+
+
+def test_a_non_finite_loss_stops_with_one_line_and_status_1(data_dir, tmp_path, capsys,
+                                                            monkeypatch):
+    from rnncap import captioning_solver
+    from rnncap.classifiers.rnn import CaptioningRNN
+
+    real_batch, real_loss = captioning_solver.sample_coco_minibatch, CaptioningRNN.loss
+    draws = []  # training minibatches drawn so far; val-loss calls draw none
+
+    def batch(*a, **k):
+        draws.append(True)
+        return real_batch(*a, **k)
+
+    def loss(self, features, captions):
+        value, grads = real_loss(self, features, captions)
+        if len(draws) == 5 and draws[-1]:  # the 5th step: epoch 2 (3 steps each)
+            draws[-1] = False
+            value = float("nan")
+        return value, grads
+
+    monkeypatch.setattr(captioning_solver, "sample_coco_minibatch", batch)
+    monkeypatch.setattr(CaptioningRNN, "loss", loss)
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "3", "--no-progress") == 1
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if "error" in l]
+    assert len(lines) == 1 and "iteration 5" in lines[0] and "Traceback" not in err
+    assert (out / "last.npz").is_file()  # epoch 1 was saved

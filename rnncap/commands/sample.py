@@ -4,7 +4,7 @@ Images are chosen by index (--index 3 17 42) or at random (--num N, drawn with a
 np.random.Generator seeded by --seed). Decoding is greedy (default), beam search (--beam-size K)
 or temperature sampling (--temperature T, random numbers from the same private Generator).
 """
-from rnncap.training import add_data_argument
+from rnncap.training import add_data_argument, one_line_os_errors
 
 
 def configure(parser):
@@ -97,6 +97,7 @@ def choose_images(data, split, indices, num, rng):
     return np.asarray(indices, dtype=np.int64)
 
 
+@one_line_os_errors
 def run(args):
     import os
 

@@ -9,7 +9,9 @@ Writes into --out DIR:
 """
 import os
 
-from rnncap.training import TRAIN_DEFAULTS as D, add_data_argument
+import sys
+
+from rnncap.training import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
 
 VAL_CAPTIONS = 1000   # val captions whose loss is computed after each epoch
 GRID_IMAGES = 8       # val images shown in captions.png
@@ -173,11 +175,13 @@ def _resume_settings(args):
     return path, out
 
 
+@one_line_os_errors
 def run(args):
     import time
 
     import numpy as np
 
+    from rnncap.captioning_solver import NonFiniteLossError
     from rnncap.training import load_data
 
     _check_args(args)
@@ -205,7 +209,12 @@ def run(args):
           % (model.cell_type, model.hidden_dim, model.wordvec_dim, out))
 
     start = time.time()
-    solver.train()
+    try:
+        solver.train()
+    except NonFiniteLossError as e:
+        print("rnncap train: error: %s; the checkpoints in %s are from the last finished epoch"
+              % (e, out), file=sys.stderr)
+        return 1
     seconds = time.time() - start
     if solver.epoch == 0:
         print("no epoch was trained (--epochs %d)" % args.epochs)
