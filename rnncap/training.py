@@ -63,8 +63,15 @@ def load_data(spec=None):
 
     Raises FileNotFoundError (naming the directory or file) when the data is missing.
     """
-    from rnncap.coco_utils import load_coco_data, resolve_dataset
+    from rnncap import shapes
+    from rnncap.coco_utils import coco_dir, load_coco_data, missing_files, resolve_dataset
 
+    wants_shapes = spec == "shapes" or (spec is None and missing_files(coco_dir()))
+    if wants_shapes and not shapes.is_complete(shapes.default_dir(), seed=0,
+                                               **shapes.DEFAULT_SIZES):
+        # Say why the first run is slow (resolve_dataset generates it silently).
+        print("generating the built-in dataset into %s (first use only)" % shapes.default_dir(),
+              flush=True)
     directory, kind = resolve_dataset(spec)
     data = load_coco_data(directory, pca_features=True)
     return data, "%s (%s)" % (kind, directory)

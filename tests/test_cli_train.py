@@ -208,3 +208,15 @@ def test_a_non_finite_loss_stops_with_one_line_and_status_1(data_dir, tmp_path, 
     lines = [l for l in err.splitlines() if "error" in l]
     assert len(lines) == 1 and "iteration 5" in lines[0] and "Traceback" not in err
     assert (out / "last.npz").is_file()  # epoch 1 was saved
+
+
+def test_data_shapes_says_when_it_generates_the_built_in_data(data_dir, tmp_path, capsys,
+                                                              monkeypatch):
+    from rnncap import shapes
+
+    # Pretend the built-in data is absent and make "generating" it return the tiny directory.
+    monkeypatch.setattr(shapes, "is_complete", lambda *a, **k: False)
+    monkeypatch.setattr(shapes, "ensure_shapes", lambda *a, **k: data_dir)
+    assert train("shapes", tmp_path / "run", "--epochs", "1", "--no-progress") == 0
+    out = capsys.readouterr().out
+    assert "generating the built-in dataset" in out and "data: shapes (%s)" % data_dir in out
