@@ -67,7 +67,7 @@ class TorchCaptioner(nn.Module):
                                            captions_out.reshape(-1), ignore_index=self.null,
                                            reduction="sum") / features.shape[0]
         loss.backward()
-        return float(loss)
+        return loss.item()
 
     def grads(self):
         """Gradients as numpy arrays under rnncap's names and layouts (after loss())."""

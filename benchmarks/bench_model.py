@@ -33,7 +33,7 @@ except ImportError:  # the model is not written yet: time the same layer calls d
 
 SIZES = {
     "classic": dict(T=16, W=256, H=512, V=1004, Ns=(25, 100, 256), Ds=(512, 4096)),
-    "tiny": dict(T=4, W=6, H=8, V=20, Ns=(3, 5), Ds=(7,)),
+    "tiny": dict(T=4, W=6, H=8, V=20, Ns=(2, 3, 5), Ds=(7,)),
 }
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 NULL, START, END = 0, 1, 2
@@ -197,6 +197,10 @@ def sample_flops(cell, N, steps, D, W, H, V):
     return 2.0 * N * (D * H + steps * (W * k * H + H * k * H + H * V))
 
 
+def megabytes(n):
+    return "%.1f MB" % (n / 2**20) if n >= 2**20 else "%.1f kB" % (n / 2**10)
+
+
 def rel_diff(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b)) / max(1e-12, float(np.max(np.abs(a) + np.abs(b)))))
@@ -214,11 +218,11 @@ def loss_memory(model, features, captions):
 
 
 def backward_cache_bytes(cell, N, T, D, W, H, V, itemsize):
-    """What backward must keep from the forward pass: the embedded words x (N, T, W), the hidden
-    states h (N, T, H), the cell's per-step state (LSTM: gates 4H, c and tanh(c); GRU: gates 3H and
-    h·Wh_n; RNN: none beyond h) and the score gradient (N, T, V)."""
+    """What backward must have from the forward pass: the embedded words (N, T, W), the hidden
+    states (N, T + 1, H) with h0, the cell's per-step values (LSTM: gates 4H, c and tanh(c);
+    GRU: gates 3H and h·Wh_n; RNN: none) and the score gradient (N, T, V)."""
     per_step = {"rnn": 0, "lstm": 6 * H, "gru": 4 * H}[cell]
-    return itemsize * N * T * (W + H + per_step + V) + itemsize * N * H
+    return itemsize * N * (T * (W + H + per_step + V) + H)
 
 
 # ------------------------------------------------------------------------------ runs
@@ -360,8 +364,8 @@ def main(argv=None):
     features, captions = make_batch(rng, N, D, T, V, np.float32)
     mem = loss_memory(our_model(params, cell, V), features, captions)
     need = backward_cache_bytes(cell, N, T, D, W, H, V, 4)
-    print("\nMemory: loss() for %s float32 N=%d D=%d peaks at %.1f MB above its inputs; the"
-          " forward values backward needs take %.1f MB" % (cell, N, D, mem / 2**20, need / 2**20))
+    print("\nMemory: loss() for %s float32 N=%d D=%d peaks at %s above its inputs; the forward"
+          " values backward needs take %s" % (cell, N, D, megabytes(mem), megabytes(need)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"peak_gflops": peak, "rows": rows, "loss_peak_bytes": mem,

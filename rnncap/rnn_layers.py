@@ -880,3 +880,4 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     dx = probs.reshape(N, T, V)
     # END SOLUTION
     return x.dtype.type(loss), dx
+
