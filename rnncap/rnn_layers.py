@@ -288,12 +288,21 @@ def rnn_backward(dh, cache):
 
 # ----------------------------------------------------------------------------- LSTM
 
-def _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h):
+def _lstm_exponents(H, dtype):
+    """Column factors (4H,) taking pre-activations a to the exponents z of _lstm_cell_forward."""
+    return np.repeat(np.array([-1, -1, -1, -2], dtype=dtype), H)
+
+
+def _lstm_cell_forward(z, prev_c, next_c, tanh_c, next_h):
     """The LSTM cell after its matrix products, in preallocated arrays.
 
+    All four gates need one exp pass: sigmoid(a) = 1 / (1 + exp(-a)) and
+    tanh(a) = 2 sigmoid(2a) - 1, so the kernel takes z = -a for i, f, o and z = -2a for g
+    (a times _lstm_exponents; the sequence forward scales the weights instead, once).
+
     Inputs:
-    - a: Pre-activations x·Wx + prev_h·Wh + b, of shape (N, 4H); turned into the gates
-      i, f, o, g in place (sigmoid on the first 3H columns, tanh on the last H)
+    - z: Exponents from the pre-activations a = x·Wx + prev_h·Wh + b, of shape (N, 4H);
+      turned into the gates i, f, o, g in place
     - prev_c: Previous cell state, of shape (N, H)
     - next_c, tanh_c, next_h: Outputs, each of shape (N, H): f * prev_c + i * g, tanh(next_c)
       and o * tanh(next_c)
@@ -301,13 +310,10 @@ def _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h):
     # BEGIN SOLUTION
     H = prev_c.shape[1]
     with np.errstate(over="ignore"):
-        # One pass of exp for all four gates: tanh(a) = 2 sigmoid(2a) - 1 for g.
-        a[:, :3 * H] *= -1
-        a[:, 3 * H:] *= -2
-        np.exp(a, out=a)
-        a += 1
-        np.divide(1, a, out=a)
-        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.exp(z, out=z)
+        z += 1
+        np.divide(1, z, out=z)
+        i, f, o, g = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
         g *= 2
         g -= 1
         np.multiply(i, g, out=tanh_c)  # tanh_c as scratch until the last two lines
@@ -318,13 +324,13 @@ def _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h):
     # END SOLUTION
 
 
-def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da, dprev_c):
+def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, next_h, da, dprev_c):
     """Gradients of one LSTM cell, written into preallocated arrays.
 
     Inputs:
     - dnext_h, dnext_c: Upstream gradients of next_h and next_c, each of shape (N, H)
     - gates: The gates i, f, o, g of this step, of shape (N, 4H)
-    - prev_c, tanh_c: The previous cell state and tanh(next_c), each of shape (N, H)
+    - prev_c, tanh_c, next_h: The previous cell state, tanh(next_c) and next_h, each (N, H)
     - da: Output, gradient of the pre-activations, of shape (N, 4H)
     - dprev_c: Output, gradient of prev_c, of shape (N, H); it may be the same array as dnext_c
     """
@@ -332,25 +338,28 @@ def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da, dprev_c):
     H = prev_c.shape[1]
     i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     di, df, do, dg = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-    # Local derivatives first: s' = s (1 - s) for i, f, o and tanh' = 1 - g^2 for g.
-    np.subtract(1, gates[:, :3 * H], out=da[:, :3 * H])
-    da[:, :3 * H] *= gates[:, :3 * H]
-    np.multiply(g, g, out=dg)
-    np.subtract(1, dg, out=dg)
-    # dc = dnext_c + dnext_h * o * (1 - tanh_c^2), built in dprev_c and scaled by f at the end.
-    dc = np.multiply(tanh_c, tanh_c)
-    np.subtract(1, dc, out=dc)
-    dc *= o
+    # dc = dnext_c + dnext_h * o * (1 - tanh_c^2), with o * tanh_c = next_h
+    dc = np.multiply(next_h, tanh_c)
+    np.subtract(o, dc, out=dc)
     dc *= dnext_h
     dc += dnext_c
+    # do = dnext_h * tanh_c * o * (1 - o) = dnext_h * next_h * (1 - o)
+    np.subtract(1, o, out=do)
+    do *= next_h
     do *= dnext_h
-    do *= tanh_c
+    # di = dc * g * i * (1 - i) and dg = dc * i * (1 - g^2) share dc * i
+    dc_i = np.multiply(dc, i)
+    np.subtract(1, i, out=di)
     di *= g
-    di *= dc
+    di *= dc_i
+    np.multiply(g, g, out=dg)
+    np.subtract(1, dg, out=dg)
+    dg *= dc_i
+    # df = dc * prev_c * f * (1 - f)
+    np.subtract(1, f, out=df)
+    df *= f
     df *= prev_c
     df *= dc
-    dg *= i
-    dg *= dc
     np.multiply(dc, f, out=dprev_c)
     # END SOLUTION
 
@@ -381,6 +390,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     gates = x @ Wx
     gates += prev_h @ Wh
     gates += b
+    gates *= _lstm_exponents(prev_h.shape[1], gates.dtype)
     next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
     _lstm_cell_forward(gates, prev_c, next_c, tanh_c, next_h)
     # END SOLUTION
@@ -405,9 +415,11 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """
     x, prev_h, prev_c, Wx, Wh, gates, tanh_c = cache
     # BEGIN SOLUTION
+    H = prev_c.shape[1]
+    next_h = gates[:, 2 * H:3 * H] * tanh_c
     da = np.empty_like(gates)
     dprev_c = np.empty_like(prev_c)
-    _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da, dprev_c)
+    _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, next_h, da, dprev_c)
     dx = da @ Wx.T
     dprev_h = da @ Wh.T
     dWx = x.T @ da
@@ -440,15 +452,17 @@ def lstm_forward(x, h0, Wx, Wh, b):
     N, T, D = x.shape
     H = h0.shape[1]
     xs = _time_major(x)
-    gates = (xs.reshape(T * N, D) @ Wx).reshape(T, N, 4 * H)  # x·Wx of every step at once
-    gates += b
+    scale = _lstm_exponents(H, x.dtype)  # scaled weights give the kernel's exponents directly
+    gates = (xs.reshape(T * N, D) @ (Wx * scale)).reshape(T, N, 4 * H)  # x·Wx, all steps
+    gates += b * scale
+    Wh_scaled = Wh * scale
     hs = np.empty((T + 1, N, H), dtype=x.dtype)
     cs = np.empty_like(hs)
     tanh_cs = np.empty((T, N, H), dtype=x.dtype)
     hs[0], cs[0] = h0, 0
     hWh = np.empty((N, 4 * H), dtype=x.dtype)
     for t in range(T):
-        np.matmul(hs[t], Wh, out=hWh)
+        np.matmul(hs[t], Wh_scaled, out=hWh)
         gates[t] += hWh
         _lstm_cell_forward(gates[t], cs[t], cs[t + 1], tanh_cs[t], hs[t + 1])
     h = _batch_major(hs[1:])
@@ -480,7 +494,8 @@ def lstm_backward(dh, cache):
     dh_t = np.empty_like(dnext_h)
     for t in reversed(range(T)):
         np.add(dh[:, t], dnext_h, out=dh_t)
-        _lstm_cell_backward(dh_t, dnext_c, gates[t], cs[t], tanh_cs[t], da[t], dnext_c)
+        _lstm_cell_backward(dh_t, dnext_c, gates[t], cs[t], tanh_cs[t], hs[t + 1], da[t],
+                            dnext_c)
         np.matmul(da[t], Wh.T, out=dnext_h)
     da2 = da.reshape(T * N, 4 * H)
     dx = _batch_major((da2 @ Wx.T).reshape(T, N, D))
@@ -719,6 +734,7 @@ def _lstm_step_xa(xa, prev_h, prev_c, Wh):
     # BEGIN SOLUTION
     a = prev_h @ Wh
     a += xa
+    a *= _lstm_exponents(prev_h.shape[1], a.dtype)
     next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
     _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h)
     # END SOLUTION
@@ -736,6 +752,9 @@ def _gru_step_xa(xa, prev_h, Wh):
 
 
 # ----------------------------------------------------------------------------- word embedding
+
+_FAST_UFUNC_AT = np.lib.NumpyVersion(np.__version__) >= "1.25.0"
+
 
 def word_embedding_forward(x, W):
     """Word embeddings: each of the N*T integer word indices picks a row of W.
@@ -768,15 +787,20 @@ def word_embedding_backward(dout, cache):
     """
     x, W_shape = cache
     # BEGIN SOLUTION
-    # Sort once and sum runs of equal indices: much faster than np.add.at.
-    idx = x.ravel()
-    rows = dout.reshape(idx.size, W_shape[1])
-    order = np.argsort(idx, kind="stable")
-    sorted_idx = idx[order]
-    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]]) if idx.size else []
+    V, D = W_shape
+    idx = x.ravel().astype(np.intp, copy=False)
     dW = np.zeros(W_shape, dtype=dout.dtype)
-    if idx.size:
-        dW[sorted_idx[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    if _FAST_UFUNC_AT:
+        # One flat index per element (word * D + column): a 1-D np.add.at, which accumulates
+        # repeated words, is the fastest scatter-add since NumPy 1.25.
+        flat = (idx[:, None] * D + np.arange(D)).ravel()
+        np.add.at(dW.reshape(V * D), flat, dout.reshape(idx.size * D))
+    elif idx.size:
+        # Older ufunc.at is slow: sort the words and sum each run of equal ones with reduceat.
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+        dW[sorted_idx[starts]] = np.add.reduceat(dout.reshape(idx.size, D)[order], starts, axis=0)
     # END SOLUTION
     return dW
 
