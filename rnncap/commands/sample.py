@@ -125,9 +125,10 @@ def run(args):
     sampled = [caption_text(row, model.idx_to_word) for row in rows]
     truth = [reference_captions(data, args.split, int(i)) for i in ids]
 
-    print("checkpoint %s (%s), data %s, split %s, %s decoding%s"
-          % (args.checkpoint, model.cell_type, label, args.split, decode,
-             "".join(", %s %s" % (k, v) for k, v in kwargs.items() if k != "rng")))
+    how = decode + " decoding" + "".join(", %s %s" % (k.replace("_", " "), v)
+                                         for k, v in kwargs.items() if k != "rng")
+    print("checkpoint %s (%s), data %s, split %s, %s"
+          % (args.checkpoint, model.cell_type, label, args.split, how))
     for image_id, caption, refs in zip(ids, sampled, truth):
         print("%s image %d" % (args.split, image_id))
         print("  sampled: %s" % (caption or "(empty caption)"))
@@ -136,6 +137,6 @@ def run(args):
                                     "samples_%s.png" % args.split)
     plot_captions_grid(load_images(data["%s_urls" % args.split][ids]), sampled,
                        [refs[0] if refs else "" for refs in truth], output_path(path),
-                       title="%s images, %s decoding" % (args.split, decode))
+                       title="%s images, %s" % (args.split, how))
     print("wrote %s" % path)
     return 0
