@@ -15,6 +15,7 @@ COMMANDS = {
     "train": ("rnncap.commands.train", "train a captioning model: validation, checkpoints, plots"),
     "sample": ("rnncap.commands.sample", "caption images with a trained model, save a figure"),
     "evaluate": ("rnncap.commands.evaluate", "BLEU-1..4 and CIDEr-D of a checkpoint, greedy and beam"),
+    "data": ("rnncap.commands.data", "build the built-in dataset; show where COCO is expected"),
 }
 
 
