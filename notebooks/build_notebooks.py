@@ -67,24 +67,25 @@ def setup_cells(title, intro):
             """),
         code("""
             def show_captioned_images(urls, titles, ncols=4):
-                \"\"\"Draw the images at `urls` in a grid, each under its title (a string).\"\"\"
+                \"\"\"Draw the images at `urls`, ncols to a row, each under its title (a string).\"\"\"
                 titles = ['\\n'.join(textwrap.fill(line, 36) for line in title.split('\\n'))
                           for title in titles]
                 title_lines = max(title.count('\\n') + 1 for title in titles)
-                nrows = (len(urls) + ncols - 1) // ncols
-                fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                                         figsize=(3.6 * ncols, (3.4 + 0.15 * title_lines) * nrows))
-                for ax in axes.ravel():
-                    ax.axis('off')
-                for ax, url, title in zip(axes.ravel(), urls, titles):
-                    img = image_from_url(url)
-                    if img is None:  # dead link: say so instead of failing
-                        img = np.full((64, 64, 3), 200, dtype=np.uint8)
-                        ax.text(32, 32, 'image unavailable', ha='center', va='center')
-                    ax.imshow(img)
-                    ax.set_title(title, fontsize=8, loc='left')
-                plt.tight_layout()
-                plt.show()
+                for first in range(0, len(urls), ncols):  # one figure per row: titles never overlap
+                    fig, axes = plt.subplots(1, ncols, squeeze=False,
+                                             figsize=(3.6 * ncols, 3.4 + 0.15 * title_lines))
+                    for ax in axes.ravel():
+                        ax.axis('off')
+                    for ax, url, title in zip(axes.ravel(), urls[first:first + ncols],
+                                              titles[first:first + ncols]):
+                        img = image_from_url(url)
+                        if img is None:  # dead link: say so instead of failing
+                            img = np.full((64, 64, 3), 200, dtype=np.uint8)
+                            ax.text(32, 32, 'image unavailable', ha='center', va='center')
+                        ax.imshow(img)
+                        ax.set_title(title, fontsize=8, loc='left')
+                    plt.tight_layout()
+                    plt.show()
 
             # A dead link (here a file that does not exist) gives a warning and the placeholder.
             show_captioned_images(['file:///nonexistent/COCO_val2014_000000000000.jpg'],
@@ -521,10 +522,13 @@ def lstm_layer_cells():
         md("""
             ## LSTM: backward through time
 
-            The weights are scaled by one over the square root of their fan-in, as in a real
-            initialisation: with unit-variance weights many gates saturate, some gradient
-            entries become tiny, and the *relative* error of those few entries (which is what
-            `rel_error` reports, as a maximum) grows to 1e-6 although the gradient is right.
+            `rel_error` reports the largest relative error over all entries. An entry that
+            happens to be small (a few entries of `dWh` here are around 2e-5) carries the
+            absolute rounding error of the numeric estimate, about 1e-10, as a relative error
+            of 1e-6 or so: that is fine, a wrong backward pass gives 1e-2 or more. The weights
+            are scaled by one over the square root of their fan-in, as in a real
+            initialisation; with unit-variance weights many gates saturate, more entries are
+            tiny and the maximum grows further.
             """),
         code("""
             np.random.seed(231)
@@ -688,7 +692,10 @@ def model_cells(cell):
             ## Overfit a small dataset
 
             A model that is correct can memorise a tiny training set: with only 50 captions the
-            loss should fall close to zero. This is the classic protocol, seeded so that its log
+            loss should fall close to zero (not quite to zero when two of the captions describe
+            the same image in different words: the model cannot predict both exactly, and the
+            smaller the learning rate gets, the more slowly it settles between them). This is the
+            classic protocol, seeded so that its log
             is reproducible: seed 231, 50 training captions, hidden size 512, word vectors of size
             256, Adam with learning rate 5e-3, 50 epochs of 2 minibatches of 25, and the learning
             rate multiplied by %s after each epoch.

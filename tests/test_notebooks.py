@@ -90,7 +90,7 @@ def test_forward_and_gradient_checks_print_small_errors(executed):
     text = all_text(nb)
     layer = values(r"(?m)^\w+ relative error: " + NUMBER, text)
     # Forward checks against loops and numeric gradient checks of every layer; a wrong
-    # backward pass gives 1e-2 or more. The largest correct ones are ~5e-7 (see the notebooks).
+    # backward pass gives 1e-2 or more. The largest correct ones are ~2e-6 (see the notebooks).
     assert len(layer) >= (21 if name.startswith("RNN") else 15), (name, len(layer))
     assert max(layer) < 1e-5, (name, layer)
     # The whole model: near-zero entries inflate the element-wise maximum (~1e-6 to 1e-5),
@@ -118,6 +118,7 @@ def test_small_data_overfit_reaches_a_small_loss(executed):
     assert len(log) == 10, name  # the classic protocol: 100 iterations, printed every 10
     final = values(r"Final loss: " + NUMBER, text)
     assert len(final) == 1, name
+    # Memorised: from about 45 to below the bar for the built-in data.
     assert log[0] > 30 and final[0] < 0.1, (name, log, final)
 
 
