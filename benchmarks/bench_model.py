@@ -8,9 +8,11 @@ For each configuration (cell, dtype, batch N, feature size D) both models get th
 the same batch; runs alternate between them after a warm-up and the medians are compared
 (ratio = ours / torch, below 1 means we are faster). torch (optional: without it only our times
 are reported) runs eager with as many threads as NumPy's BLAS. The float32 and float64 GEMM peaks
-are measured here with NumPy, and each training step's GEMM work is reported as GFLOP/s and as a
-percentage of that peak. The "agree" column is the largest relative difference between the two
-models' losses and gradients (for sampling: the fraction of words that differ).
+are measured here with NumPy, and each training step's matrix work is reported as GFLOP/s and as
+a percentage of that peak (the work loss() needs: every product of forward and backward, the
+output layer only at positions whose target is a word, not <NULL> padding). The "agree" column is
+the largest relative difference between the two models' losses and gradients (for sampling: the
+fraction of words that differ).
 """
 import argparse
 import json
@@ -186,10 +188,12 @@ def our_model(params, cell, V):
 
 # ------------------------------------------------------------------------------ work counts
 
-def train_flops(cell, N, T, D, W, H, V):
-    """GEMM flops of one loss(): forward and the two backward products of each layer."""
+def train_flops(cell, N, T, D, W, H, V, targets):
+    """The matrix work one loss() needs: each layer's forward product and its two backward
+    products, with the output layer counted at the `targets` positions whose target is a word
+    (padding adds nothing to the loss; a model may or may not skip it)."""
     k = GATES[cell]
-    return 3 * 2.0 * N * (D * H + T * W * k * H + T * H * k * H + T * H * V)
+    return 3 * 2.0 * (N * (D * H + T * W * k * H + T * H * k * H) + targets * H * V)
 
 
 def sample_flops(cell, N, steps, D, W, H, V):
@@ -248,7 +252,8 @@ def bench_config(cell, dtype, N, D, size, repeats, torch_mod, rng, sample=True):
         sample_fns.append(lambda: ref.sample(tf, max_length=30))
     times = alternate(fns, warmup=1, repeats=repeats)
     row["ours_ms"] = 1e3 * times[0]
-    row["gflops"] = train_flops(cell, N, T, D, W, H, V) / times[0] / 1e9
+    targets = int(np.sum(captions[:, 1:] != NULL))
+    row["gflops"] = train_flops(cell, N, T, D, W, H, V, targets) / times[0] / 1e9
     if len(times) > 1:
         row["torch_ms"], row["ratio"] = 1e3 * times[1], times[0] / times[1]
     if sample:
