@@ -1,9 +1,9 @@
 """Run both notebooks top to bottom, offline, and check what they print.
 
 Each notebook is executed once (nbclient, kernel python3, working directory notebooks/,
-MPLBACKEND=Agg); any cell error fails. The notebooks pick COCO when it is present; here
-RNNCAP_DATA points at an empty directory so that they always use the built-in shapes data,
-which makes the printed numbers comparable from machine to machine. The built-in data is
+MPLBACKEND=Agg, one BLAS thread unless set); any cell error fails. The notebooks pick COCO
+when it is present; here RNNCAP_DATA points at an empty directory so that they always use the
+built-in shapes data, which makes the printed numbers comparable from machine to machine. The built-in data is
 generated (once, cached) before the notebooks run, so that cost is not part of their run time.
 """
 import os
@@ -19,7 +19,11 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = ["RNN_Captioning.ipynb", "LSTM_Captioning.ipynb"]
-CELL_TIMEOUT = 600  # seconds; a whole notebook takes one to two minutes on 2 cores
+CELL_TIMEOUT = 600  # seconds; a whole notebook takes well under a minute of CPU time
+# One BLAS thread in the kernel: on a busy machine (other test processes, a parallel pytest)
+# OpenBLAS threads spin against each other and the notebooks ran 7x slower; one thread costs
+# little here, since most matrices are small (25 x 512 by 512 x 2048 per step).
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
 
@@ -35,6 +39,8 @@ def executed(request, tmp_path_factory):
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MPLBACKEND", "Agg")
+        for var in BLAS_THREAD_VARS:  # unless the caller chose
+            mp.setenv(var, os.environ.get(var, "1"))
         mp.setenv("RNNCAP_DATA", str(tmp_path_factory.mktemp("no_coco")))
         start = time.time()
         try:
