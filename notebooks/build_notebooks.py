@@ -564,7 +564,6 @@ def lstm_layer_cells():
     ]
 
 
-NAMES = {"rnn": "RNN", "lstm": "LSTM"}
 LR_DECAY = {"rnn": 0.95, "lstm": 0.995}  # the classic overfit protocol
 # The short real training run: small enough for about half a minute on 2 cores.
 TRAIN_RUN = {"rnn": {"hidden_dim": 256, "wordvec_dim": 128},
@@ -572,7 +571,6 @@ TRAIN_RUN = {"rnn": {"hidden_dim": 256, "wordvec_dim": 128},
 
 
 def model_cells(cell):
-    name = NAMES[cell]
     return [
         md("""
             ## The captioning model
@@ -766,7 +764,6 @@ def model_cells(cell):
 
 
 def beyond_cells(cell):
-    name = NAMES[cell]
     run = TRAIN_RUN[cell]
     return [
         md("""
