@@ -10,7 +10,9 @@ the same batch; runs alternate between them after a warm-up and the medians are 
 are reported) runs eager with as many threads as NumPy's BLAS. The float32 and float64 GEMM peaks
 are measured here with NumPy, and each training step's matrix work is reported as GFLOP/s and as
 a percentage of that peak (the work loss() needs: every product of forward and backward, the
-output layer only at positions whose target is a word, not <NULL> padding). The "agree" column is
+output layer only at positions whose target is a word, not <NULL> padding); the percentage uses
+the same 2048^3 product timed in alternation with that configuration, so that a machine whose
+speed drifts is compared with itself. The "agree" column is
 the largest relative difference between the two models' losses and gradients (for sampling: the
 fraction of words that differ).
 """
@@ -71,14 +73,23 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def gemm_peak(dtype, n=2048, repeats=5):
-    """Best GFLOP/s of an n x n x n matmul with NumPy's BLAS."""
-    rng = np.random.default_rng(0)
-    a, b = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
-    out = np.empty_like(a)
-    np.matmul(a, b, out=out)
-    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
-    return 2.0 * n ** 3 / best / 1e9
+class GemmProbe:
+    """An n x n x n matmul with NumPy's BLAS: the machine's GEMM peak, timed on its own (best of
+    several) and also alongside each configuration, so that a machine whose speed drifts (shared,
+    throttled) is compared with itself at the same moment."""
+
+    def __init__(self, dtype, n):
+        rng = np.random.default_rng(0)
+        self.a, self.b = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
+        self.out = np.empty_like(self.a)
+        self.flops = 2.0 * n ** 3
+
+    def __call__(self):
+        np.matmul(self.a, self.b, out=self.out)
+
+    def best_gflops(self, repeats=5):
+        self()
+        return self.flops / min(_timed(self) for _ in range(repeats)) / 1e9
 
 
 def _timed(fn):
@@ -223,15 +234,15 @@ def loss_memory(model, features, captions):
 
 def backward_cache_bytes(cell, N, T, D, W, H, V, itemsize):
     """What backward must have from the forward pass: the embedded words (N, T, W), the hidden
-    states (N, T + 1, H) with h0, the cell's per-step values (LSTM: gates 4H, c and tanh(c);
-    GRU: gates 3H and h·Wh_n; RNN: none) and the score gradient (N, T, V)."""
+    states (N, T + 1, H) with h0 and the cell's per-step values (LSTM: gates 4H, c and tanh(c);
+    GRU: gates 3H and h·Wh_n; RNN: none)."""
     per_step = {"rnn": 0, "lstm": 6 * H, "gru": 4 * H}[cell]
-    return itemsize * N * (T * (W + H + per_step + V) + H)
+    return itemsize * N * (T * (W + H + per_step) + H)
 
 
 # ------------------------------------------------------------------------------ runs
 
-def bench_config(cell, dtype, N, D, size, repeats, torch_mod, rng, sample=True):
+def bench_config(cell, dtype, N, D, size, repeats, torch_mod, probe, rng, sample=True):
     T, W, H, V = size["T"], size["W"], size["H"], size["V"]
     params = make_params(rng, cell, D, W, H, V, dtype)
     features, captions = make_batch(rng, N, D, T, V, dtype)
@@ -250,10 +261,11 @@ def bench_config(cell, dtype, N, D, size, repeats, torch_mod, rng, sample=True):
                            + [rel_diff(grads[k], ref_grads[k]) for k in grads])
         fns.append(lambda: ref.loss(tf, tc))
         sample_fns.append(lambda: ref.sample(tf, max_length=30))
-    times = alternate(fns, warmup=1, repeats=repeats)
+    *times, probe_s = alternate(fns + [probe], warmup=1, repeats=repeats)
     row["ours_ms"] = 1e3 * times[0]
     targets = int(np.sum(captions[:, 1:] != NULL))
     row["gflops"] = train_flops(cell, N, T, D, W, H, V, targets) / times[0] / 1e9
+    row["peak_gflops"] = probe.flops / probe_s / 1e9
     if len(times) > 1:
         row["torch_ms"], row["ratio"] = 1e3 * times[1], times[0] / times[1]
     if sample:
@@ -262,21 +274,22 @@ def bench_config(cell, dtype, N, D, size, repeats, torch_mod, rng, sample=True):
         s = {"cell": cell, "dtype": row["dtype"], "N": N, "D": D, "steps": steps}
         if torch_mod is not None:
             s["agree"] = float(np.mean(caps != sample_fns[1]().numpy()))
-        st = alternate(sample_fns, warmup=1, repeats=repeats)
+        *st, probe_s = alternate(sample_fns + [probe], warmup=1, repeats=repeats)
         s["ours_ms"] = 1e3 * st[0]
         s["gflops"] = sample_flops(cell, N, steps, D, W, H, V) / st[0] / 1e9
+        s["peak_gflops"] = probe.flops / probe_s / 1e9
         if len(st) > 1:
             s["torch_ms"], s["ratio"] = 1e3 * st[1], st[0] / st[1]
         row["sample"] = s
     return row
 
 
-def fmt_row(r, peak):
+def fmt_row(r):
     cells = ["%-4s" % r["cell"], "%-7s" % r["dtype"], "%4d" % r["N"], "%5d" % r["D"],
              "%9.1f" % r["ours_ms"]]
     if "torch_ms" in r:
         cells += ["%9.1f" % r["torch_ms"], "%6.2fx" % r["ratio"], "%8.1e" % r["agree"]]
-    cells += ["%7.1f" % r["gflops"], "%5.0f%%" % (100 * r["gflops"] / peak[r["dtype"]])]
+    cells += ["%7.1f" % r["gflops"], "%5.0f%%" % (100 * r["gflops"] / r["peak_gflops"])]
     return "  ".join(cells)
 
 
@@ -338,9 +351,12 @@ def main(argv=None):
     else:
         print("torch   : not used (%s)" % ("--no-torch" if args.no_torch else "not installed"))
     n_peak = 2048 if args.sizes == "classic" else 256
-    peak = {dt: gemm_peak(dt, n=n_peak) for dt in ("float32", "float64")}
-    print("GEMM peak (NumPy, %d^3): float32 %.1f GFLOP/s, float64 %.1f GFLOP/s"
+    probes = {dt: GemmProbe(dt, n_peak) for dt in ("float32", "float64")}
+    peak = {dt: probe.best_gflops() for dt, probe in probes.items()}
+    print("GEMM peak (NumPy, %d^3, best of 5): float32 %.1f GFLOP/s, float64 %.1f GFLOP/s"
           % (n_peak, peak["float32"], peak["float64"]))
+    print("          'peak' columns: GFLOP/s / the median of the same product timed in"
+          " alternation with that configuration")
     size = SIZES[args.sizes]
     print("sizes   : T=%d, W=%d, H=%d, V=%d; %d timed runs each, medians"
           % (size["T"], size["W"], size["H"], size["V"], repeats))
@@ -350,17 +366,17 @@ def main(argv=None):
     print("\nTraining step: loss() forward + backward")
     print(header(torch_mod is not None))
     for cell, dt, N, D, with_sample in plan(args):
-        row = bench_config(cell, np.dtype(dt).type, N, D, size, repeats, torch_mod, rng,
-                           sample=with_sample)
+        row = bench_config(cell, np.dtype(dt).type, N, D, size, repeats, torch_mod, probes[dt],
+                           rng, sample=with_sample)
         rows.append(row)
-        print(fmt_row(row, peak), flush=True)
+        print(fmt_row(row), flush=True)
 
     samples = [r["sample"] for r in rows if "sample" in r]
     if samples:
         print("\nGreedy sampling, max_length 30 (steps = words actually decoded)")
         print(header(torch_mod is not None).replace("   agree", "  differ") + "  steps")
         for s in samples:
-            print(fmt_row(s, peak) + "  %5d" % s["steps"])
+            print(fmt_row(s) + "  %5d" % s["steps"])
 
     cell = "lstm" if "lstm" in (args.cells or GATES) else (args.cells or ["rnn"])[0]
     N, D = size["Ns"][-1], size["Ds"][0]
@@ -370,7 +386,8 @@ def main(argv=None):
     mem = loss_memory(our_model(params, cell, V), features, captions)
     need = backward_cache_bytes(cell, N, T, D, W, H, V, 4)
     print("\nMemory: loss() for %s float32 N=%d D=%d peaks at %s above its inputs; the forward"
-          " values backward needs take %s" % (cell, N, D, megabytes(mem), megabytes(need)))
+          " values backward needs (words, hidden states, the cell's per-step values) take %s"
+          % (cell, N, D, megabytes(mem), megabytes(need)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"peak_gflops": peak, "rows": rows, "loss_peak_bytes": mem,

@@ -37,11 +37,11 @@ def check_rows(result):
     expected = sorted([(c, "float32", N) for c in CELLS for N in (3, 5)] + [("lstm", "float64", 3)])
     assert plan == expected
     for r in rows:
-        assert r["ours_ms"] > 0 and r["gflops"] > 0
+        assert r["ours_ms"] > 0 and r["gflops"] > 0 and r["peak_gflops"] > 0
     samples = [r["sample"] for r in rows if "sample" in r]
     assert sorted(s["cell"] for s in samples) == sorted(CELLS)
     for s in samples:
-        assert 1 <= s["steps"] <= 30 and s["ours_ms"] > 0
+        assert 1 <= s["steps"] <= 30 and s["ours_ms"] > 0 and s["peak_gflops"] > 0
     assert result["peak_gflops"]["float32"] > 0 and result["peak_gflops"]["float64"] > 0
     assert result["loss_peak_bytes"] > 0 and result["backward_cache_bytes"] > 0
     return rows, samples
