@@ -2,13 +2,11 @@
 
 Loading a dataset by name, loading a model from a checkpoint and checking that it fits the data,
 turning word indices into caption strings, and loading the images behind a split's URLs.
-Heavy modules (h5py, matplotlib, the model) are imported inside the functions, so that the
-command modules that import this one keep `rnncap --help` fast.
+Heavy modules (NumPy, h5py, matplotlib, the model) are imported inside the functions, so that
+the command modules that import this one keep `rnncap --help` fast.
 """
 import functools
 import os
-
-import numpy as np
 
 SPECIAL_WORDS = ("<NULL>", "<START>", "<END>")
 
@@ -96,6 +94,8 @@ def split_images(data, split):
     Returns:
     - image_ids: sorted 1-D int array of the distinct values of data['<split>_image_idxs']
     """
+    import numpy as np
+
     check_split(data, split)
     return np.unique(np.asarray(data["%s_image_idxs" % split]))
 
@@ -111,6 +111,8 @@ def caption_text(row, idx_to_word):
     Returns:
     - caption: str, the words joined by single spaces ("" for an empty caption)
     """
+    import numpy as np
+
     words = []
     for idx in np.asarray(row).ravel():
         word = idx_to_word[int(idx)]
@@ -133,6 +135,8 @@ def reference_captions(data, split, image_id):
     Returns:
     - captions: list of str (caption_text of every row of <split>_captions that belongs to it)
     """
+    import numpy as np
+
     rows = np.flatnonzero(np.asarray(data["%s_image_idxs" % split]) == image_id)
     captions = np.asarray(data["%s_captions" % split])
     return [caption_text(captions[r], data["idx_to_word"]) for r in rows]
