@@ -58,6 +58,8 @@ def load_data(spec=None):
     Returns a tuple of:
     - data: dict from rnncap.coco_utils.load_coco_data
     - label: str naming the data for messages, e.g. "shapes (/home/u/.cache/rnncap/shapes)"
+    - spec_used: 'coco', 'shapes' or the absolute directory: what to pass to load again the
+      same data later (e.g. recorded in a checkpoint)
 
     Raises FileNotFoundError (naming the directory or file) when the data is missing.
     """
@@ -72,7 +74,7 @@ def load_data(spec=None):
               flush=True)
     directory, kind = resolve_dataset(spec)
     data = load_coco_data(directory, pca_features=True)
-    return data, "%s (%s)" % (kind, directory)
+    return data, "%s (%s)" % (kind, directory), kind if kind in ("coco", "shapes") else directory
 
 
 def check_split(data, split):

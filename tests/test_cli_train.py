@@ -220,3 +220,13 @@ def test_data_shapes_says_when_it_generates_the_built_in_data(data_dir, tmp_path
     assert train("shapes", tmp_path / "run", "--epochs", "1", "--no-progress") == 0
     out = capsys.readouterr().out
     assert "generating the built-in dataset" in out and "data: shapes (%s)" % data_dir in out
+
+
+def test_a_relative_data_path_is_recorded_absolute(data_dir, tmp_path, monkeypatch):
+    from rnncap.training import load_model
+
+    monkeypatch.chdir(os.path.dirname(data_dir))
+    out = tmp_path / "run"
+    assert train(os.path.basename(data_dir), out, "--epochs", "1", "--no-progress") == 0
+    _, meta = load_model(str(out / "best.npz"))
+    assert meta["train"]["data"] == data_dir  # evaluate/sample work from any directory

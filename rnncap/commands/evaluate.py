@@ -54,7 +54,7 @@ def run(args):
             raise ValueError("--%s must be a positive integer, got %d"
                              % (name.replace("_", "-"), value))
     model, meta = load_model(args.checkpoint)
-    data, label = load_data(data_of_checkpoint(meta, args.data))
+    data, label, _ = load_data(data_of_checkpoint(meta, args.data))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 

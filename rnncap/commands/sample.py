@@ -112,7 +112,7 @@ def run(args):
     if args.max_length < 1:
         raise ValueError("--max-length must be a positive integer, got %d" % args.max_length)
     model, meta = load_model(args.checkpoint)
-    data, label = load_data(data_of_checkpoint(meta, args.data))
+    data, label, _ = load_data(data_of_checkpoint(meta, args.data))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 

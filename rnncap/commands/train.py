@@ -8,7 +8,6 @@ Writes into --out DIR:
   captions.png   greedy captions of the best model on a few val images, with the ground truth
 """
 import os
-
 import sys
 
 from rnncap.training import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
@@ -97,13 +96,13 @@ def _metrics_fn(data, num_images):
     return metrics
 
 
-def _build_solver(args, data, label, options, out, resume_path):
+def _build_solver(args, data, data_spec, options, out, resume_path):
     """A new solver, or one restored from a checkpoint for --resume."""
     import numpy as np
 
     from rnncap.classifiers.rnn import CaptioningRNN
 
-    Solver = _solver_class({"data": args.data, "data_used": label, "options": options})
+    Solver = _solver_class({"data": data_spec, "options": options})
     extras = dict(num_epochs=args.epochs, metrics_fn=_metrics_fn(data, args.val_images),
                   checkpoint_dir=out, progress=not args.no_progress, verbose=True,
                   print_every=args.print_every)
@@ -132,8 +131,8 @@ def _write_outputs(solver, data, label, options, out, seconds):
     final = evaluate_model(solver.model, data, split="val",
                            num_images=min(num_val_images, FULL_EVAL_MAX))
     history = {
-        "data": label, "options": options, "iterations_per_epoch": iterations_per_epoch, "epochs_done": solver.epoch,
-        "seconds_this_run": round(seconds, 1), "best_epoch": solver.best_epoch,
+        "data": label, "options": options, "iterations_per_epoch": iterations_per_epoch,
+        "epochs_done": solver.epoch, "seconds_this_run": round(seconds, 1), "best_epoch": solver.best_epoch,
         "final_val_greedy": final,
         "loss_history": [float(x) for x in solver.loss_history],
         "train_loss_history": solver.train_loss_history,
@@ -191,7 +190,7 @@ def run(args):
     else:
         out = args.out or os.path.join("runs", args.cell)
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
-    data, label = load_data(args.data)
+    data, label, data_spec = load_data(args.data)
     if args.max_train is not None:
         # One np.random.randint, as load_coco_data(max_train=...) draws it.
         mask = np.random.randint(data["train_captions"].shape[0], size=args.max_train)
@@ -203,7 +202,7 @@ def run(args):
     options = {k: getattr(args, k) for k in ("cell", "epochs", "batch_size", "lr", "lr_decay",
                                              "clip", "hidden_dim", "wordvec_dim", "max_train",
                                              "val_images", "seed")}
-    solver = _build_solver(args, data, label, options, out, resume_path)
+    solver = _build_solver(args, data, data_spec, options, out, resume_path)
     model = solver.model
     print("model: %s, hidden %d, word vectors %d; output: %s"
           % (model.cell_type, model.hidden_dim, model.wordvec_dim, out))
