@@ -39,7 +39,8 @@ def setup(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sample_eval")
     data_dir = make_data_dir(root / "data")
-    ckpt = save_model(str(root / "chain.npz"), chain_model(), extra_meta={"train": {"data": data_dir}})
+    ckpt = save_model(str(root / "chain.npz"), chain_model(),
+                      extra_meta={"train": {"data": data_dir}})
     return data_dir, ckpt
 
 
@@ -148,7 +149,8 @@ def test_sample_bad_options_are_one_line_exit_2(setup, argv, capsys):
     one_error_line(capsys)
 
 
-@pytest.mark.parametrize("argv", [["sample"], ["evaluate"], ["evaluate", "x.npz", "--split", "test"],
+@pytest.mark.parametrize("argv", [["sample"], ["evaluate"],
+                                  ["evaluate", "x.npz", "--split", "test"],
                                   ["sample", "x.npz", "--index", "one"]])
 def test_usage_errors_are_one_line_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as e:

@@ -19,7 +19,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def image_captions(i):
     """The 3 reference captions of image i (the first is shared by every image)."""
     colour, shape = ("red", "blue")[i % 2], ("circle", "square")[i % 3 == 0]
-    return ["a big red circle", "there is a %s %s" % (colour, shape), "a small %s %s" % (colour, shape)]
+    return ["a big red circle", "there is a %s %s" % (colour, shape),
+            "a small %s %s" % (colour, shape)]
 
 
 def make_data_dir(root, num_train=12, num_val=6, dim=16, T=17):

@@ -14,7 +14,7 @@ METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
 
 def configure(parser):
     parser.add_argument("checkpoint", metavar="CHECKPOINT",
-                        help="an .npz checkpoint, e.g. runs/lstm/best.npz from `rnncap train`")
+                        help="an .npz checkpoint, e.g. runs/gru/best.npz from `rnncap train`")
     add_data_argument(parser, "default: the data the checkpoint was trained on")
     parser.add_argument("--split", default="val", choices=["train", "val"],
                         help="split to score (default %(default)s)")

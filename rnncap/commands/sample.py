@@ -9,7 +9,7 @@ from rnncap.training import add_data_argument, one_line_os_errors
 
 def configure(parser):
     parser.add_argument("checkpoint", metavar="CHECKPOINT",
-                        help="an .npz checkpoint, e.g. runs/lstm/best.npz from `rnncap train`")
+                        help="an .npz checkpoint, e.g. runs/gru/best.npz from `rnncap train`")
     add_data_argument(parser, "default: the data the checkpoint was trained on")
     parser.add_argument("--split", default="val", choices=["train", "val"],
                         help="split whose images are captioned (default %(default)s)")

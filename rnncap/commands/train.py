@@ -132,7 +132,8 @@ def _write_outputs(solver, data, label, options, out, seconds):
                            num_images=min(num_val_images, FULL_EVAL_MAX))
     history = {
         "data": label, "options": options, "iterations_per_epoch": iterations_per_epoch,
-        "epochs_done": solver.epoch, "seconds_this_run": round(seconds, 1), "best_epoch": solver.best_epoch,
+        "epochs_done": solver.epoch, "seconds_this_run": round(seconds, 1),
+        "best_epoch": solver.best_epoch,
         "final_val_greedy": final,
         "loss_history": [float(x) for x in solver.loss_history],
         "train_loss_history": solver.train_loss_history,
