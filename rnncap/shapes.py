@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 META_FILE = "shapes_meta.json"
 DEFAULT_SIZES = {"num_train": 4000, "num_val": 500}
 CAPTIONS_PER_IMAGE = 5

@@ -1,0 +1,276 @@
+"""The built-in shapes dataset: layout, determinism, captions true to the pixels, features that
+carry the caption facts, and generation on first use.
+
+Expected values are computed here from the pixels (read back with PIL, an independent PNG
+decoder) and from the decoded captions; nothing is taken from the generator's internals.
+"""
+import colorsys
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rnncap import shapes
+from rnncap.coco_utils import decode_captions, load_coco_data, resolve_dataset
+
+N_TRAIN, N_VAL = 600, 150  # small enough to generate in a few seconds, big enough for a probe
+COLOURS = ("red", "green", "blue", "yellow", "purple", "white")
+RELATION_WORDS = {"left": "left", "right": "right", "above": "above", "over": "above",
+                  "below": "below", "under": "below"}
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("shapes") / "small")
+    shapes.generate_shapes(d, num_train=N_TRAIN, num_val=N_VAL, seed=3)
+    return d, load_coco_data(d, pca_features=False)
+
+
+def _words(data, split):
+    """Per image: the list of its decoded captions (lists of words, no special tokens)."""
+    out = [[] for _ in range(len(data[split + "_urls"]))]
+    caps = decode_captions(data[split + "_captions"], data["idx_to_word"])
+    for c, i in zip(caps, data[split + "_image_idxs"]):
+        out[i].append(c.split()[1:-1])
+    return out
+
+
+SHAPE_WORDS = ("circle", "square", "triangle", "diamond")
+
+
+def _two_objects(words):
+    return sum(w in SHAPE_WORDS for w in words) == 2
+
+
+def _objects(img):
+    """Pixels that differ clearly from the background -> list of (mean colour, ys, xs) blobs,
+    one per distinct colour cluster (objects of one scene never share colour and shape)."""
+    bg = np.median(img.reshape(-1, 3), axis=0)
+    mask = np.abs(img.astype(float) - bg).max(axis=2) > 60
+    ys, xs = np.nonzero(mask)
+    return mask, ys, xs
+
+
+def _colour_name(rgb):
+    """Name a colour by hue (white: unsaturated), with the usual colour-wheel boundaries."""
+    h, s, _ = colorsys.rgb_to_hsv(*(np.asarray(rgb, dtype=float) / 255.0))
+    if s < 0.25:
+        return "white"
+    h *= 360
+    return ("red" if h < 25 or h >= 320 else "yellow" if h < 90 else "green" if h < 180
+            else "blue" if h < 255 else "purple")
+
+
+def test_layout(small):
+    d, data = small
+    assert data["train_captions"].shape == (5 * N_TRAIN, 17)
+    assert data["val_captions"].shape == (5 * N_VAL, 17)
+    assert data["train_captions"].dtype == np.int32
+    np.testing.assert_array_equal(data["train_image_idxs"], np.repeat(np.arange(N_TRAIN), 5))
+    assert data["train_features"].shape == (N_TRAIN, 4096)
+    assert data["val_features"].shape == (N_VAL, 4096)
+    assert data["train_features"].dtype == np.float32 and data["train_features"].min() >= 0
+    pca = load_coco_data(d)
+    assert pca["train_features"].shape == (N_TRAIN, 512)
+    # PCA features are centred on train
+    np.testing.assert_allclose(pca["train_features"].mean(axis=0), 0, atol=1e-3)
+    for split in ("train", "val"):
+        caps = data[split + "_captions"]
+        assert (caps[:, 0] == 1).all()
+        lengths = (caps != 0).sum(axis=1)
+        assert lengths.max() <= 17
+        assert (caps[np.arange(len(caps)), lengths - 1] == 2).all()  # <END> then only <NULL>
+        assert (np.cumsum(caps == 0, axis=1)[np.arange(len(caps)), lengths - 1] == 0).all()
+        assert os.path.isfile(data[split + "_urls"][-1])
+    assert not (data["train_captions"] == 3).any()  # no <UNK>
+
+
+def test_vocabulary_order(small):
+    _, data = small
+    itw = data["idx_to_word"]
+    assert itw[:4] == ["<NULL>", "<START>", "<END>", "<UNK>"]
+    counts = {w: 0 for w in itw[4:]}
+    for c in decode_captions(data["train_captions"], itw):
+        for w in c.split()[1:-1]:
+            counts[w] += 1
+    freq = [counts[w] for w in itw[4:]]
+    assert freq == sorted(freq, reverse=True)
+
+
+def test_captions_vary(small):
+    _, data = small
+    per_image = _words(data, "train")
+    distinct = np.mean([len({" ".join(c) for c in caps}) for caps in per_image])
+    assert distinct > 3.5
+    firsts = {c[0] for caps in per_image for c in caps}
+    assert {"a", "the", "there"} <= firsts
+    relations = {w for caps in per_image for c in caps for w in c} & set(RELATION_WORDS)
+    assert relations == set(RELATION_WORDS)
+
+
+def test_png_files_hold_the_pixels(small):
+    d, data = small
+    img = np.asarray(Image.open(data["val_urls"][0]).convert("RGB"))
+    assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+    assert img.std() > 5  # not blank
+    path = os.path.join(d, "round_trip.png")
+    want = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3)).astype(np.uint8)
+    shapes.write_png(path, want)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), want)
+
+
+def test_lone_objects_are_where_and_what_the_captions_say(small):
+    _, data = small
+    checked = 0
+    for i, caps in enumerate(_words(data, "val")):
+        if _two_objects(caps[0]):
+            continue
+        img = np.asarray(Image.open(data["val_urls"][i]).convert("RGB"))
+        mask, ys, xs = _objects(img)
+        row, col = int(ys.mean() // (64 / 3)), int(xs.mean() // (64 / 3))
+        colour = _colour_name(img[mask].mean(axis=0))
+        for c in caps:
+            text = " ".join(c)
+            assert colour in c, (text, colour)
+            v = "top" if "top" in c else "bottom" if "bottom" in c else "middle"
+            h = "left" if "left" in c else "right" if "right" in c else "middle"
+            assert (["top", "middle", "bottom"][row], ["left", "middle", "right"][col]) == (v, h), text
+        checked += 1
+    assert checked > 0.3 * N_VAL
+
+
+def test_two_object_relations_match_the_pixels(small):
+    _, data = small
+    checked = 0
+    for i, caps in enumerate(_words(data, "val")):
+        if not _two_objects(caps[0]):
+            continue
+        img = np.asarray(Image.open(data["val_urls"][i]).convert("RGB"))
+        mask, ys, xs = _objects(img)
+        names = np.array([_colour_name(p) for p in img[mask]])
+        for c in caps:
+            rel_at = [j for j, w in enumerate(c) if w in RELATION_WORDS][0]
+            ca = [w for w in c[:rel_at] if w in COLOURS][0]
+            cb = [w for w in c[rel_at:] if w in COLOURS][0]
+            if ca == cb or min((names == ca).sum(), (names == cb).sum()) < 10:
+                continue
+            ya, xa = ys[names == ca].mean(), xs[names == ca].mean()
+            yb, xb = ys[names == cb].mean(), xs[names == cb].mean()
+            seen = (("left" if xa < xb else "right") if abs(xa - xb) > abs(ya - yb)
+                    else ("above" if ya < yb else "below"))
+            assert RELATION_WORDS[c[rel_at]] == seen, " ".join(c)
+            checked += 1
+    assert checked > N_VAL
+
+
+def test_big_objects_are_bigger_than_small_ones_of_the_same_shape(small):
+    _, data = small
+    areas = {}
+    for i, caps in enumerate(_words(data, "val")):
+        c = caps[0]
+        if _two_objects(c):
+            continue
+        size = "big" if ("big" in c or "large" in c) else "small"
+        shape = [w for w in c if w in SHAPE_WORDS][0]
+        img = np.asarray(Image.open(data["val_urls"][i]).convert("RGB"))
+        areas.setdefault((shape, size), []).append(_objects(img)[0].sum())
+    for shape in ("circle", "square", "triangle", "diamond"):
+        assert max(areas[(shape, "small")]) < min(areas[(shape, "big")]), shape
+
+
+def _ridge_accuracy(Xtr, ytr, Xva, yva, lam=10.0):
+    """Val accuracy of a one-vs-rest ridge-regression probe on standardized features."""
+    classes = sorted(set(ytr))
+    Y = np.array([[c == y for c in classes] for y in ytr], dtype=float)
+    mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0) + 1e-3
+    A, B = (Xtr - mu) / sd, (Xva - mu) / sd
+    alpha = np.linalg.solve(A @ A.T + lam * np.eye(len(A)), Y - Y.mean(axis=0))
+    pred = (B @ (A.T @ alpha)).argmax(axis=1)
+    return np.mean([classes[p] == y for p, y in zip(pred, yva)])
+
+
+def test_linear_probe_reads_the_caption_facts_from_features(small):
+    """A linear probe trained on train features predicts a lone object's colour, shape, size and
+    place on unseen val images far above chance (labels come from the captions)."""
+    _, data = small
+    facts = {}
+    for split in ("train", "val"):
+        rows, labels = [], {"colour": [], "shape": [], "size": [], "place": []}
+        for i, caps in enumerate(_words(data, split)):
+            c = caps[0]
+            if _two_objects(c):
+                continue
+            rows.append(i)
+            labels["colour"].append([w for w in c if w in COLOURS][0])
+            labels["shape"].append([w for w in c if w in SHAPE_WORDS][0])
+            labels["size"].append("big" if ("big" in c or "large" in c) else "small")
+            labels["place"].append(tuple(w in c for w in ("top", "bottom", "left", "right")))
+        facts[split] = (data[split + "_features"][rows].astype(np.float64), labels)
+    (Xtr, ltr), (Xva, lva) = facts["train"], facts["val"]
+    accuracy = {k: _ridge_accuracy(Xtr, ltr[k], Xva, lva[k]) for k in ltr}
+    # chance: colour 1/6, shape 1/4, size 1/2, place 1/9
+    floors = {"colour": 0.9, "shape": 0.4, "size": 0.75, "place": 0.9}
+    assert all(accuracy[k] >= floors[k] for k in accuracy), accuracy
+
+
+def test_determinism_and_global_rng_untouched(tmp_path):
+    np.random.seed(99)
+    state = np.random.get_state()[1].copy()
+    a = shapes.generate_shapes(str(tmp_path / "a"), num_train=12, num_val=4, seed=7)
+    b = shapes.generate_shapes(str(tmp_path / "b"), num_train=12, num_val=4, seed=7)
+    c = shapes.generate_shapes(str(tmp_path / "c"), num_train=12, num_val=4, seed=8)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    da, db, dc = (load_coco_data(x, pca_features=False) for x in (a, b, c))
+    for k in ("train_captions", "val_captions", "train_features", "val_features"):
+        np.testing.assert_array_equal(da[k], db[k])
+    assert da["idx_to_word"] == db["idx_to_word"]
+    np.testing.assert_array_equal(load_coco_data(a)["val_features"], load_coco_data(b)["val_features"])
+    for ua, ub in zip(da["train_urls"], db["train_urls"]):
+        with open(ua, "rb") as fa, open(ub, "rb") as fb:
+            assert fa.read() == fb.read()
+    assert not np.array_equal(da["train_features"], dc["train_features"])
+    assert sorted(os.listdir(str(tmp_path))) == ["a", "b", "c"]  # no temporary directories left
+
+
+def test_existing_directories(tmp_path):
+    d = str(tmp_path / "s")
+    shapes.generate_shapes(d, num_train=6, num_val=2)
+    stamp = os.path.getmtime(os.path.join(d, shapes.META_FILE))
+    shapes.generate_shapes(d, num_train=6, num_val=2)  # same dataset: nothing to do
+    assert os.path.getmtime(os.path.join(d, shapes.META_FILE)) == stamp
+    with pytest.raises(ValueError, match="other sizes or seed.*--force"):
+        shapes.generate_shapes(d, num_train=7, num_val=2)
+    shapes.generate_shapes(d, num_train=7, num_val=2, overwrite=True)
+    assert load_coco_data(d)["train_features"].shape == (7, 512)
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a shapes dataset"):
+        shapes.generate_shapes(str(other), num_train=6, num_val=2, overwrite=True)
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("kwargs, match", [({"num_train": 1}, "num_train"),
+                                           ({"num_val": 0}, "num_val"),
+                                           ({"seed": -1}, "seed"),
+                                           ({"num_train": 5.0}, "num_train")])
+def test_bad_sizes(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        shapes.generate_shapes(str(tmp_path / "x"), **kwargs)
+
+
+def test_generated_on_first_use_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNCAP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RNNCAP_DATA", str(tmp_path / "no_coco"))
+    monkeypatch.setattr(shapes, "DEFAULT_SIZES", {"num_train": 10, "num_val": 3})
+    d, kind = resolve_dataset()
+    assert (d, kind) == (str(tmp_path / "cache" / "shapes"), "shapes")
+    assert resolve_dataset("shapes") == (d, "shapes")
+    data = load_coco_data("shapes")
+    assert data["train_captions"].shape == (50, 17)
+    stamp = os.path.getmtime(os.path.join(d, shapes.META_FILE))
+    load_coco_data("shapes", lazy=True)  # reused, not regenerated
+    assert os.path.getmtime(os.path.join(d, shapes.META_FILE)) == stamp
+    os.remove(os.path.join(d, "val2014_urls.txt"))  # incomplete -> regenerated
+    assert load_coco_data("shapes")["val_urls"].shape == (3,)
