@@ -7,7 +7,11 @@ their inputs and raise ValueError naming the argument; backwards trust their cac
 Gate layouts along the last axis of the pre-activations `a`:
   LSTM (4H): i, f, o, g        GRU (3H): r, z, n
 Sequence functions use one GEMM for x·Wx over all time steps and accumulate dWx, dWh with one GEMM
-each after the backward loop; step functions are the same math for a single step.
+each after the backward loop; step functions are the same math for a single step. Their caches
+are time-major, (T, N, ...), so that every step works on contiguous slices; the per-step cell
+math lives in private kernels that write into preallocated arrays. Private fast paths for the
+model: the decoding steps _*_step_xa (from a precomputed x·Wx + b) and the fused output layer
+_temporal_affine_softmax_loss. benchmarks/bench_model.py times all of this against PyTorch.
 """
 import numpy as np
 
