@@ -103,7 +103,8 @@ if [ -n "$(missing_in "$SRC")" ]; then
     done
 fi
 if [ -n "$(missing_in "$SRC")" ]; then
-    die "$ZIP does not contain the expected files (missing: $(missing_in "$TMP" | tr '\n' ' '))"
+    rm -f "$ZIP"
+    die "the downloaded zip does not contain the expected files (missing: $(missing_in "$TMP" | tr '\n' ' ')); removed it - check RNNCAP_COCO_URL"
 fi
 
 if [ -d "$DEST" ]; then rmdir "$DEST"; fi  # empty (checked above)

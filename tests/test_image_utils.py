@@ -12,6 +12,13 @@ from PIL import Image
 from rnncap.image_utils import image_from_url
 
 
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    """The local test server must be reached directly, whatever proxy the machine sets."""
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def png(tmp_path):
     """An RGB PNG written by PIL (not by rnncap) and its pixels."""
