@@ -29,6 +29,8 @@ import zlib
 
 import numpy as np
 
+from rnncap._validate import check_array
+
 GENERATOR_VERSION = 3
 META_FILE = "shapes_meta.json"
 DEFAULT_SIZES = {"num_train": 4000, "num_val": 500}
@@ -93,6 +95,7 @@ def sample_scene(rng):
     - background: gray level (int), noise: per-image noise std (float)
     Two objects share a row or a column and differ in at least one of colour, shape, size.
     """
+    _check_rng(rng)
     if rng.random() < 0.4:
         cells = [(int(rng.integers(3)), int(rng.integers(3)))]
     else:
@@ -116,6 +119,11 @@ def sample_scene(rng):
             "noise": float(rng.uniform(2.0, 6.0))}
 
 
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng must be a np.random.Generator, got %s" % type(rng).__name__)
+
+
 def relation(a, b):
     """'left' / 'right' / 'above' / 'below': where object a is relative to object b."""
     if a["row"] == b["row"]:
@@ -133,6 +141,9 @@ def _object_phrase(obj, rng):
 
 def caption_scene(scene, rng):
     """One caption (a str of lower-case words) for a scene: template, order, synonyms from rng."""
+    _check_rng(rng)
+    if not isinstance(scene, dict) or len(scene.get("objects", ())) not in (1, 2):
+        raise ValueError("scene must be a dict from sample_scene with 1 or 2 objects")
     objs = scene["objects"]
     if len(objs) == 1:
         place = _pick(CELL_PHRASES[(objs[0]["row"], objs[0]["col"])], rng)
@@ -185,6 +196,7 @@ def _coverage(obj):
 
 def render_scene(scene, rng):
     """Draw a scene. Returns a (64, 64, 3) uint8 image (rng supplies colour jitter and noise)."""
+    _check_rng(rng)
     img = np.full((64, 64, 3), float(scene["background"]))
     img += scene["noise"] * rng.standard_normal((64, 64, 3))
     for obj in scene["objects"]:
@@ -197,6 +209,11 @@ def render_scene(scene, rng):
 
 def write_png(path, image):
     """Write an (H, W, 3) uint8 image as an 8-bit RGB PNG (zlib; no image library needed)."""
+    image = check_array("image", image, ndim=3, dtype_kind=None)
+    if image.dtype != np.uint8 or image.shape[2] != 3:
+        raise ValueError("image must be an (H, W, 3) uint8 array, got shape %s dtype %s"
+                         % (image.shape, image.dtype))
+    image = np.ascontiguousarray(image)
     H, W, _ = image.shape
     raw = np.concatenate([np.zeros((H, 1), np.uint8), image.reshape(H, W * 3)], axis=1)
 
@@ -217,6 +234,8 @@ def build_vocab(captions):
 
     Returns (idx_to_word list, word_to_idx dict); ties in frequency are broken alphabetically.
     """
+    if isinstance(captions, str) or not all(isinstance(c, str) for c in captions):
+        raise ValueError("captions must be a list of str")
     counts = {}
     for c in captions:
         for w in c.split():
@@ -228,6 +247,8 @@ def build_vocab(captions):
 
 def encode_captions(captions, word_to_idx, length=MAX_WORDS + 2):
     """(N,) caption strings -> (N, length) int32: <START> words <END> <NULL>..., unknown -> <UNK>."""
+    if isinstance(captions, str) or not all(isinstance(c, str) for c in captions):
+        raise ValueError("captions must be a list of str")
     out = np.zeros((len(captions), length), dtype=np.int32)
     for i, c in enumerate(captions):
         words = c.split()

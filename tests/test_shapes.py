@@ -274,3 +274,22 @@ def test_generated_on_first_use_into_the_cache(tmp_path, monkeypatch):
     assert os.path.getmtime(os.path.join(d, shapes.META_FILE)) == stamp
     os.remove(os.path.join(d, "val2014_urls.txt"))  # incomplete -> regenerated
     assert load_coco_data("shapes")["val_urls"].shape == (3,)
+
+
+def test_data_command(tmp_path, monkeypatch, capsys):
+    from rnncap.cli import main
+
+    monkeypatch.setenv("RNNCAP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RNNCAP_DATA", str(tmp_path / "coco"))
+    assert main(["data"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "coco") in out and "get_coco_captioning.sh" in out
+    assert str(tmp_path / "cache" / "shapes") in out and "not generated yet" in out
+    d = str(tmp_path / "built")
+    assert main(["data", "shapes", "--out", d, "--num-train", "5", "--num-val", "2"]) == 0
+    assert load_coco_data(d)["train_captions"].shape == (25, 17)
+    assert main(["data", "shapes", "--out", d, "--num-train", "6", "--num-val", "2"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["data", "shapes", "--out", d, "--num-train", "6", "--num-val", "2",
+                 "--force"]) == 0
+    assert main(["data", "--out", d]) == 2  # --out belongs to `data shapes`
