@@ -297,6 +297,14 @@ def _lstm_exponents(H, dtype):
     return np.repeat(np.array([-1, -1, -1, -2], dtype=dtype), H)
 
 
+def _by_gate(a):
+    """(N, 4H) -> a (4, N, H) view of the same memory, gate k at [k] (as the LSTM kernels take
+    gates); a view even where reshape would copy, so writes through it land in a."""
+    N, H4 = a.shape
+    row, col = a.strides
+    return np.lib.stride_tricks.as_strided(a, (4, N, H4 // 4), (H4 // 4 * col, row, col))
+
+
 def _lstm_cell_forward(z, prev_c, next_c, tanh_c, next_h):
     """The LSTM cell after its matrix products, in preallocated arrays.
 
@@ -305,19 +313,19 @@ def _lstm_cell_forward(z, prev_c, next_c, tanh_c, next_h):
     (a times _lstm_exponents; the sequence forward scales the weights instead, once).
 
     Inputs:
-    - z: Exponents from the pre-activations a = x·Wx + prev_h·Wh + b, of shape (N, 4H);
-      turned into the gates i, f, o, g in place
+    - z: Exponents from the pre-activations a = x·Wx + prev_h·Wh + b, of shape (4, N, H), one
+      gate per block (contiguous blocks make every pass faster); turned into the gates
+      i, f, o, g in place
     - prev_c: Previous cell state, of shape (N, H)
     - next_c, tanh_c, next_h: Outputs, each of shape (N, H): f * prev_c + i * g, tanh(next_c)
       and o * tanh(next_c)
     """
     # BEGIN SOLUTION
-    H = prev_c.shape[1]
     with np.errstate(over="ignore"):
         np.exp(z, out=z)
         z += 1
         np.divide(1, z, out=z)
-        i, f, o, g = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+        i, f, o, g = z
         g *= 2
         g -= 1
         np.multiply(i, g, out=tanh_c)  # tanh_c as scratch until the last two lines
@@ -333,37 +341,37 @@ def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, next_h, da, dpr
 
     Inputs:
     - dnext_h, dnext_c: Upstream gradients of next_h and next_c, each of shape (N, H)
-    - gates: The gates i, f, o, g of this step, of shape (N, 4H)
+    - gates: The gates i, f, o, g of this step, of shape (4, N, H)
     - prev_c, tanh_c, next_h: The previous cell state, tanh(next_c) and next_h, each (N, H)
     - da: Output, gradient of the pre-activations, of shape (N, 4H)
     - dprev_c: Output, gradient of prev_c, of shape (N, H); it may be the same array as dnext_c
     """
     # BEGIN SOLUTION
-    H = prev_c.shape[1]
-    i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    di, df, do, dg = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    i, f, o, g = gates
+    di, df, do, dg = _by_gate(da)
+    # Products are built in contiguous scratch; only each gate's last one writes into da.
     # dc = dnext_c + dnext_h * o * (1 - tanh_c^2), with o * tanh_c = next_h
     dc = np.multiply(next_h, tanh_c)
     np.subtract(o, dc, out=dc)
     dc *= dnext_h
     dc += dnext_c
     # do = dnext_h * tanh_c * o * (1 - o) = dnext_h * next_h * (1 - o)
-    np.subtract(1, o, out=do)
-    do *= next_h
-    do *= dnext_h
+    tmp = np.subtract(1, o)
+    tmp *= next_h
+    np.multiply(tmp, dnext_h, out=do)
     # di = dc * g * i * (1 - i) and dg = dc * i * (1 - g^2) share dc * i
     dc_i = np.multiply(dc, i)
-    np.subtract(1, i, out=di)
-    di *= g
-    di *= dc_i
-    np.multiply(g, g, out=dg)
-    np.subtract(1, dg, out=dg)
-    dg *= dc_i
+    np.subtract(1, i, out=tmp)
+    tmp *= g
+    np.multiply(tmp, dc_i, out=di)
+    np.multiply(g, g, out=tmp)
+    np.subtract(1, tmp, out=tmp)
+    np.multiply(tmp, dc_i, out=dg)
     # df = dc * prev_c * f * (1 - f)
-    np.subtract(1, f, out=df)
-    df *= f
-    df *= prev_c
-    df *= dc
+    np.subtract(1, f, out=tmp)
+    tmp *= f
+    tmp *= prev_c
+    np.multiply(tmp, dc, out=df)
     np.multiply(dc, f, out=dprev_c)
     # END SOLUTION
 
@@ -385,7 +393,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     Returns a tuple of:
     - next_h: Next hidden state, of shape (N, H)
     - next_c: Next cell state, of shape (N, H)
-    - cache: (x, prev_h, prev_c, Wx, Wh, gates, tanh(next_c)); gates (N, 4H) holds i, f, o, g
+    - cache: (x, prev_h, prev_c, Wx, Wh, gates, tanh(next_c)); gates (4, N, H) holds i, f, o, g
     """
     x, prev_h, Wx, Wh, b = _check_cell(x, prev_h, Wx, Wh, b, 4)
     prev_c = check_array("prev_c", prev_c, shape=prev_h.shape, finite=True)
@@ -395,6 +403,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     gates += prev_h @ Wh
     gates += b
     gates *= _lstm_exponents(prev_h.shape[1], gates.dtype)
+    gates = _by_gate(gates)
     next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
     _lstm_cell_forward(gates, prev_c, next_c, tanh_c, next_h)
     # END SOLUTION
@@ -419,9 +428,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """
     x, prev_h, prev_c, Wx, Wh, gates, tanh_c = cache
     # BEGIN SOLUTION
-    H = prev_c.shape[1]
-    next_h = gates[:, 2 * H:3 * H] * tanh_c
-    da = np.empty_like(gates)
+    N, H = prev_c.shape
+    next_h = gates[2] * tanh_c  # o * tanh(next_c)
+    da = np.empty((N, 4 * H), dtype=prev_c.dtype)
     dprev_c = np.empty_like(prev_c)
     _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, next_h, da, dprev_c)
     dx = da @ Wx.T
@@ -447,8 +456,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
     - h: Hidden states for all timesteps of all sequences, of shape (N, T, H)
     - cache: (xs, hs, cs, gates, tanh_cs, Wx, Wh), stored time-major so that each step's slice is
       contiguous: xs (T, N, D) holds x[:, t] at xs[t]; hs and cs (T + 1, N, H) hold the hidden
-      and cell states, h0 and zeros at index 0 and step t's at t + 1; gates (T, N, 4H) holds
-      i, f, o, g and tanh_cs (T, N, H) tanh(c) of every step
+      and cell states, h0 and zeros at index 0 and step t's at t + 1; gates (4, T, N, H) holds
+      i, f, o, g (gates[:, t] is step t's) and tanh_cs (T, N, H) tanh(c) of every step
     """
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 4, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
@@ -457,9 +466,12 @@ def lstm_forward(x, h0, Wx, Wh, b):
     H = h0.shape[1]
     xs = _time_major(x)
     scale = _lstm_exponents(H, x.dtype)  # scaled weights give the kernel's exponents directly
-    gates = (xs.reshape(T * N, D) @ (Wx * scale)).reshape(T, N, 4 * H)  # x·Wx, all steps
-    gates += b * scale
-    Wh_scaled = Wh * scale
+    Wx_scaled, b_scaled, Wh_scaled = Wx * scale, b * scale, Wh * scale
+    gates = np.empty((4, T, N, H), dtype=x.dtype)
+    for k in range(4):  # x·Wx of every step, one gate at a time
+        np.matmul(xs.reshape(T * N, D), Wx_scaled[:, k * H:(k + 1) * H],
+                  out=gates[k].reshape(T * N, H))
+    gates += b_scaled.reshape(4, 1, 1, H)
     hs = np.empty((T + 1, N, H), dtype=x.dtype)
     cs = np.empty_like(hs)
     tanh_cs = np.empty((T, N, H), dtype=x.dtype)
@@ -467,8 +479,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
     hWh = np.empty((N, 4 * H), dtype=x.dtype)
     for t in range(T):
         np.matmul(hs[t], Wh_scaled, out=hWh)
-        gates[t] += hWh
-        _lstm_cell_forward(gates[t], cs[t], cs[t + 1], tanh_cs[t], hs[t + 1])
+        gates[:, t] += _by_gate(hWh)
+        _lstm_cell_forward(gates[:, t], cs[t], cs[t + 1], tanh_cs[t], hs[t + 1])
     h = _batch_major(hs[1:])
     # END SOLUTION
     return h, (xs, hs, cs, gates, tanh_cs, Wx, Wh)
@@ -492,13 +504,13 @@ def lstm_backward(dh, cache):
     # BEGIN SOLUTION
     T, N, D = xs.shape
     H = hs.shape[2]
-    da = np.empty_like(gates)  # gradient of the pre-activations of every step
+    da = np.empty((T, N, 4 * H), dtype=hs.dtype)  # gradient of the pre-activations, every step
     dnext_h = np.zeros((N, H), dtype=hs.dtype)  # gradients reaching step t from step t + 1
     dnext_c = np.zeros_like(dnext_h)
     dh_t = np.empty_like(dnext_h)
     for t in reversed(range(T)):
         np.add(dh[:, t], dnext_h, out=dh_t)
-        _lstm_cell_backward(dh_t, dnext_c, gates[t], cs[t], tanh_cs[t], hs[t + 1], da[t],
+        _lstm_cell_backward(dh_t, dnext_c, gates[:, t], cs[t], tanh_cs[t], hs[t + 1], da[t],
                             dnext_c)
         np.matmul(da[t], Wh.T, out=dnext_h)
     da2 = da.reshape(T * N, 4 * H)
@@ -740,7 +752,7 @@ def _lstm_step_xa(xa, prev_h, prev_c, Wh):
     a += xa
     a *= _lstm_exponents(prev_h.shape[1], a.dtype)
     next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
-    _lstm_cell_forward(a, prev_c, next_c, tanh_c, next_h)
+    _lstm_cell_forward(_by_gate(a), prev_c, next_c, tanh_c, next_h)
     # END SOLUTION
     return next_h, next_c
 
