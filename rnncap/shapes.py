@@ -12,8 +12,9 @@ what is visible plus free choices of template, word order and synonyms:
 Which caption facts are recoverable from the features (rnncap/features.py): all of them.
 Each object's colour, shape and size, a lone object's grid cell and the relation of two objects
 are visible in the pixels, and the extractor keeps them. On unseen val images, a linear (ridge)
-probe on the 4096-d features gets a lone object's colour and cell right about 95-100% of the
-time, its size about 85%, and its shape about 50% (chance 25%) (tests/test_shapes.py). The
+probe on the 4096-d features gets a lone object's cell right 100% of the time, its size 95%,
+its colour 93% and its shape 60% (chance 25%) (tests/test_shapes.py: 600 train and 150 val
+images). The
 captioning model, which is nonlinear, learns the shapes too. The template, word-order and synonym
 choices cannot be recovered, because they are random: a model can learn only how often each
 one occurs.

@@ -210,7 +210,7 @@ def test_linear_probe_reads_the_caption_facts_from_features(small):
     (Xtr, ltr), (Xva, lva) = facts["train"], facts["val"]
     accuracy = {k: _ridge_accuracy(Xtr, ltr[k], Xva, lva[k]) for k in ltr}
     # chance: colour 1/6, shape 1/4, size 1/2, place 1/9
-    floors = {"colour": 0.9, "shape": 0.4, "size": 0.75, "place": 0.9}
+    floors = {"colour": 0.85, "shape": 0.4, "size": 0.8, "place": 0.9}  # measured 0.93, 0.6, 0.95, 1
     assert all(accuracy[k] >= floors[k] for k in accuracy), accuracy
 
 
