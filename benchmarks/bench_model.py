@@ -1,7 +1,7 @@
 """Time CaptioningRNN's training step and greedy sampling against PyTorch CPU, side by side.
 
     python benchmarks/bench_model.py            # every size (several minutes on 2 cores)
-    python benchmarks/bench_model.py --quick    # about a minute
+    python benchmarks/bench_model.py --quick    # a minute or two
     python benchmarks/bench_model.py --quick --sizes tiny --no-torch   # seconds (the test)
 
 For each configuration (cell, dtype, batch N, feature size D) both models get the same weights and
@@ -316,7 +316,7 @@ def plan(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N=100 and 256, D=512: about a minute")
+    parser.add_argument("--quick", action="store_true", help="N=100 and 256, D=512: a minute or two")
     parser.add_argument("--sizes", choices=sorted(SIZES), default="classic",
                         help="'classic': T=16, W=256, H=512, V=1004; 'tiny': seconds, for tests")
     parser.add_argument("--cells", nargs="+", choices=sorted(GATES), help="default: all")
