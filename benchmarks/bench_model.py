@@ -58,8 +58,10 @@ def blas_threads():
             i.get("internal_api"), i.get("version"), i.get("architecture"), i["num_threads"])
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if os.environ.get(var, "").isdigit():
-            return int(os.environ[var]), "threads from %s (threadpoolctl not installed)" % var
-    return os.cpu_count(), "threads = cpu count (threadpoolctl not installed)"
+            n = int(os.environ[var])
+            return n, "%d threads, from %s (threadpoolctl not installed)" % (n, var)
+    n = os.cpu_count()
+    return n, "%d threads, the CPU count (threadpoolctl not installed)" % n
 
 
 def cpu_name():
