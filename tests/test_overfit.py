@@ -108,8 +108,6 @@ def test_overfit_on_builtin_data(cell, k, builtin_sizes, tmp_path):
                         [(V, 256), (512, 512), (256, k * 512), (512, k * 512), (512, V)]]
                      + [["choice", [50, 25], {}]] * 100
                      + [["choice", [50, 3], {}], ["choice", [num_val, 3], {}]])
-    if cell == "rnn" and final >= 0.1:
-        pytest.xfail("built-in data: rnn overfit ends at %f >= 0.1 (see the model report)" % final)
     assert final < 0.1
 
 
