@@ -147,28 +147,25 @@ def rnn_layer_cells():
 
             $$h_t = \\tanh(x_t W_x + h_{t-1} W_h + b).$$
 
-            `rnn_step_forward` does this for a minibatch of N sequences at once. We check it
-            against the same formula written out with plain Python loops, one scalar at a time.
+            `rnn_step_forward` does this for a minibatch of N sequences at once. As in the
+            CS231n assignment, we run it on fixed, evenly spaced inputs and compare with the
+            values the assignment publishes; the error should be around `1e-8` or less (the
+            expected values are rounded to 8 digits).
             """),
         code("""
-            import math
-
-            N, D, H = 3, 5, 4
-            x = np.linspace(-0.6, 0.8, num=N * D).reshape(N, D)
-            prev_h = np.linspace(-0.3, 0.4, num=N * H).reshape(N, H)
-            Wx = np.linspace(-0.2, 0.7, num=D * H).reshape(D, H)
-            Wh = np.linspace(-0.5, 0.5, num=H * H).reshape(H, H)
-            b = np.linspace(-0.1, 0.3, num=H)
+            N, D, H = 3, 10, 4
+            x = np.linspace(-0.4, 0.7, num=N * D).reshape(N, D)
+            prev_h = np.linspace(-0.2, 0.5, num=N * H).reshape(N, H)
+            Wx = np.linspace(-0.1, 0.9, num=D * H).reshape(D, H)
+            Wh = np.linspace(-0.3, 0.7, num=H * H).reshape(H, H)
+            b = np.linspace(-0.2, 0.4, num=H)
 
             next_h, _ = rnn_step_forward(x, prev_h, Wx, Wh, b)
 
-            expected_next_h = np.zeros((N, H))
-            for n in range(N):
-                for j in range(H):
-                    a = b[j]
-                    a += sum(x[n, d] * Wx[d, j] for d in range(D))
-                    a += sum(prev_h[n, k] * Wh[k, j] for k in range(H))
-                    expected_next_h[n, j] = math.tanh(a)
+            expected_next_h = np.asarray([
+                [-0.58172089, -0.50182032, -0.41232771, -0.31410098],
+                [0.66854692, 0.79562378, 0.87755553, 0.92795967],
+                [0.97934501, 0.99144213, 0.99646691, 0.99854353]])
 
             print('next_h relative error: %.2e' % rel_error(expected_next_h, next_h))
             """),
@@ -215,24 +212,26 @@ def rnn_layer_cells():
             ## Vanilla RNN: a whole sequence
 
             `rnn_forward` runs the step over all T timesteps, starting from the initial state
-            `h0`, and returns every hidden state, shape (N, T, H). The reference below is a loop
-            over time that uses only NumPy.
+            `h0`, and returns every hidden state, shape (N, T, H). Again the expected values are
+            the published ones of the assignment.
             """),
         code("""
-            N, T, D, H = 2, 4, 5, 3
-            x = np.linspace(-0.2, 0.6, num=N * T * D).reshape(N, T, D)
-            h0 = np.linspace(-0.4, 0.2, num=N * H).reshape(N, H)
-            Wx = np.linspace(-0.3, 0.5, num=D * H).reshape(D, H)
-            Wh = np.linspace(-0.6, 0.4, num=H * H).reshape(H, H)
-            b = np.linspace(-0.5, 0.1, num=H)
+            N, T, D, H = 2, 3, 4, 5
+            x = np.linspace(-0.1, 0.3, num=N * T * D).reshape(N, T, D)
+            h0 = np.linspace(-0.3, 0.1, num=N * H).reshape(N, H)
+            Wx = np.linspace(-0.2, 0.4, num=D * H).reshape(D, H)
+            Wh = np.linspace(-0.4, 0.1, num=H * H).reshape(H, H)
+            b = np.linspace(-0.7, 0.1, num=H)
 
             h, _ = rnn_forward(x, h0, Wx, Wh, b)
 
-            expected_h = np.zeros((N, T, H))
-            state = h0
-            for t in range(T):
-                state = np.tanh(x[:, t, :].dot(Wx) + state.dot(Wh) + b)
-                expected_h[:, t, :] = state
+            expected_h = np.asarray([
+                [[-0.42070749, -0.27279261, -0.11074945, 0.05740409, 0.22236251],
+                 [-0.39525808, -0.22554661, -0.0409454, 0.14649412, 0.32397316],
+                 [-0.42305111, -0.24223728, -0.04287027, 0.15997045, 0.35014525]],
+                [[-0.55857474, -0.39065825, -0.19198182, 0.02378408, 0.23735671],
+                 [-0.27150199, -0.07088804, 0.13562939, 0.33099728, 0.50158768],
+                 [-0.51014825, -0.30524429, -0.06755202, 0.17806392, 0.40333043]]])
 
             print('h relative error: %.2e' % rel_error(expected_h, h))
             """),
@@ -279,7 +278,9 @@ def rnn_layer_cells():
 
             The network cannot read word indices directly. Each vocabulary word gets a learned
             vector, a row of the matrix `W` of shape (V, D); `word_embedding_forward` replaces every
-            index in the (N, T) array of captions by its row.
+            index in the (N, T) array of captions by its row. The expected values are the
+            published ones (`W` holds the multiples of 1/14, so row k is k*3/14, (k*3+1)/14,
+            (k*3+2)/14).
             """),
         code("""
             N, T, V, D = 2, 4, 5, 3
@@ -288,10 +289,15 @@ def rnn_layer_cells():
 
             out, _ = word_embedding_forward(x, W)
 
-            expected_out = np.zeros((N, T, D))
-            for n in range(N):
-                for t in range(T):
-                    expected_out[n, t] = W[x[n, t]]
+            expected_out = np.asarray([
+                [[0., 0.07142857, 0.14285714],
+                 [0.64285714, 0.71428571, 0.78571429],
+                 [0.21428571, 0.28571429, 0.35714286],
+                 [0.42857143, 0.5, 0.57142857]],
+                [[0.42857143, 0.5, 0.57142857],
+                 [0.21428571, 0.28571429, 0.35714286],
+                 [0., 0.07142857, 0.14285714],
+                 [0.64285714, 0.71428571, 0.78571429]]])
 
             print('out relative error: %.2e' % rel_error(expected_out, out))
             """),
@@ -319,6 +325,12 @@ def rnn_layer_cells():
 
             At every timestep the hidden state is turned into one score per vocabulary word by
             the same affine map; `temporal_affine_forward` applies it to all N x T vectors at once.
+
+            Two properties that any correct implementation has check the forward pass: an input
+            vector that is the d-th unit vector gives row d of `w` plus `b` (here the T = D
+            timesteps of one sequence hold the D unit vectors), and the layer is affine, so
+            doubling the input gives twice the output minus `b`. The numeric gradients check
+            the rest.
             """),
         code("""
             np.random.seed(231)
@@ -328,12 +340,13 @@ def rnn_layer_cells():
             b = np.random.randn(M)
 
             out, cache = temporal_affine_forward(x, w, b)
+            print('out shape:', out.shape)
 
-            expected_out = np.zeros((N, T, M))
-            for n in range(N):
-                for t in range(T):
-                    expected_out[n, t] = x[n, t].dot(w) + b
-            print('out relative error: %.2e' % rel_error(expected_out, out))
+            unit_vectors = np.eye(D)[None]  # one sequence, D timesteps
+            rows, _ = temporal_affine_forward(unit_vectors, w, b)
+            print('unit-vector out relative error: %.2e' % rel_error(w + b, rows[0]))
+            doubled, _ = temporal_affine_forward(2 * x, w, b)
+            print('doubled-input out relative error: %.2e' % rel_error(2 * out - b, doubled))
 
             dout = np.random.randn(*out.shape)
             dx, dw, db = temporal_affine_backward(dout, cache)
@@ -377,29 +390,25 @@ def rnn_layer_cells():
                       % (N, T, V, p, loss, expected))
             """),
         md("""
-            Next the exact value, against an explicit loop over captions and timesteps, and the
-            gradient with respect to the scores. One caption is fully masked: it must add nothing
-            to the loss and get zero gradient.
+            Next an exact value: when all V scores of a position are equal (whatever their value),
+            every word has probability exactly 1/V, so the loss is exactly $\\log V$ times the
+            number of unmasked positions, divided by N. Then the gradient with respect to random
+            scores. One caption is fully masked: it must add nothing to the loss and get zero
+            gradient.
             """),
         code("""
             np.random.seed(231)
             N, T, V = 4, 5, 7
-            x = np.random.randn(N, T, V)
             y = np.random.randint(V, size=(N, T))
             mask = np.random.rand(N, T) > 0.3
             mask[2] = False  # a caption with nothing to predict
 
-            loss, dx = temporal_softmax_loss(x, y, mask)
-
-            expected_loss = 0.0
-            for n in range(N):
-                for t in range(T):
-                    if mask[n, t]:
-                        scores = x[n, t]
-                        log_prob = scores[y[n, t]] - np.log(np.sum(np.exp(scores)))
-                        expected_loss -= log_prob
-            expected_loss /= N
+            loss, _ = temporal_softmax_loss(np.full((N, T, V), 3.0), y, mask)
+            expected_loss = np.log(V) * mask.sum() / N
             print('loss relative error: %.2e' % rel_error(expected_loss, loss))
+
+            x = np.random.randn(N, T, V)
+            loss, dx = temporal_softmax_loss(x, y, mask)
 
             dx_num = eval_numerical_gradient(lambda x: temporal_softmax_loss(x, y, mask)[0], x,
                                              verbose=False)
@@ -425,31 +434,29 @@ def lstm_layer_cells():
 
             The input gate $i$ decides how much of the candidate $g$ to write, the forget gate
             $f$ how much of the old cell to keep, the output gate $o$ how much of the cell to
-            show. $\\sigma$ is the logistic sigmoid. The check below computes each gate
-            separately, with its own slice of the weights.
+            show. $\\sigma$ is the logistic sigmoid. As in the CS231n assignment, the check runs
+            the step on fixed, evenly spaced inputs and compares with the values the assignment
+            publishes; the errors should be around `1e-8` or less.
             """),
         code("""
             N, D, H = 3, 4, 5
-            x = np.linspace(-0.5, 0.9, num=N * D).reshape(N, D)
-            prev_h = np.linspace(-0.2, 0.6, num=N * H).reshape(N, H)
-            prev_c = np.linspace(-0.7, 0.3, num=N * H).reshape(N, H)
-            Wx = np.linspace(-0.4, 0.8, num=4 * D * H).reshape(D, 4 * H)
-            Wh = np.linspace(-0.6, 0.2, num=4 * H * H).reshape(H, 4 * H)
-            b = np.linspace(0.2, 0.5, num=4 * H)
+            x = np.linspace(-0.4, 1.2, num=N * D).reshape(N, D)
+            prev_h = np.linspace(-0.3, 0.7, num=N * H).reshape(N, H)
+            prev_c = np.linspace(-0.4, 0.9, num=N * H).reshape(N, H)
+            Wx = np.linspace(-2.1, 1.3, num=4 * D * H).reshape(D, 4 * H)
+            Wh = np.linspace(-0.7, 2.2, num=4 * H * H).reshape(H, 4 * H)
+            b = np.linspace(0.3, 0.7, num=4 * H)
 
             next_h, next_c, cache = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
 
-            def logistic(z):
-                return 1.0 / (1.0 + np.exp(-z))
-
-            def gate(k):
-                # the k-th block of H columns belongs to gate k (0: i, 1: f, 2: o, 3: g)
-                cols = slice(k * H, (k + 1) * H)
-                return x.dot(Wx[:, cols]) + prev_h.dot(Wh[:, cols]) + b[cols]
-
-            i, f, o, g = logistic(gate(0)), logistic(gate(1)), logistic(gate(2)), np.tanh(gate(3))
-            expected_next_c = f * prev_c + i * g
-            expected_next_h = o * np.tanh(expected_next_c)
+            expected_next_h = np.asarray([
+                [0.24635157, 0.28610883, 0.32240467, 0.35525807, 0.38474904],
+                [0.49223563, 0.55611431, 0.61507696, 0.66844003, 0.7159181],
+                [0.56735664, 0.66310127, 0.74419266, 0.80889665, 0.858299]])
+            expected_next_c = np.asarray([
+                [0.32986176, 0.39145139, 0.451556, 0.51014116, 0.56717407],
+                [0.66382255, 0.76674007, 0.87195994, 0.97902709, 1.08751345],
+                [0.74192008, 0.90592151, 1.07717006, 1.25120233, 1.42395676]])
 
             print('next_h relative error: %.2e' % rel_error(expected_next_h, next_h))
             print('next_c relative error: %.2e' % rel_error(expected_next_c, next_c))
@@ -498,8 +505,8 @@ def lstm_layer_cells():
             ## LSTM: a whole sequence
 
             `lstm_forward` starts from the hidden state `h0` and a cell state of zeros, and
-            returns the hidden states of all timesteps. The reference runs the step function we
-            just checked in a loop.
+            returns the hidden states of all timesteps. The expected values are again the
+            published ones.
             """),
         code("""
             N, D, H, T = 2, 5, 4, 3
@@ -511,11 +518,13 @@ def lstm_layer_cells():
 
             h, _ = lstm_forward(x, h0, Wx, Wh, b)
 
-            expected_h = np.zeros((N, T, H))
-            state_h, state_c = h0, np.zeros((N, H))
-            for t in range(T):
-                state_h, state_c, _ = lstm_step_forward(x[:, t], state_h, state_c, Wx, Wh, b)
-                expected_h[:, t] = state_h
+            expected_h = np.asarray([
+                [[0.01764008, 0.01823233, 0.01882671, 0.0194232],
+                 [0.11287491, 0.12146228, 0.13018446, 0.13902939],
+                 [0.31358768, 0.33338627, 0.35304453, 0.37250975]],
+                [[0.45767879, 0.4761092, 0.4936887, 0.51041945],
+                 [0.6704845, 0.69350089, 0.71486014, 0.7346449],
+                 [0.81733511, 0.83677871, 0.85403753, 0.86935314]]])
 
             print('h relative error: %.2e' % rel_error(expected_h, h))
             """),
@@ -564,6 +573,9 @@ def lstm_layer_cells():
     ]
 
 
+# The published CS231n model-loss checks: the features' linspace range and the expected loss.
+PUBLISHED_LOSS = {"rnn": {"lo": -1.5, "hi": 0.3, "loss": "9.83235591003"},
+                  "lstm": {"lo": -0.5, "hi": 1.7, "loss": "9.82445935443"}}
 LR_DECAY = {"rnn": 0.95, "lstm": 0.995}  # the classic overfit protocol
 # The short real training run: small enough for about half a minute on 2 cores.
 TRAIN_RUN = {"rnn": {"hidden_dim": 256, "wordvec_dim": 128},
@@ -586,58 +598,37 @@ def model_cells(cell):
                `captions[:, 1:]`: at each step the target is the next word. Positions whose
                target is `<NULL>` are padding and are masked out.
 
-            We check the loss against the same computation written out in this notebook, as a
-            single loop over time with nothing borrowed from the library.
+            We check the loss the CS231n way: every parameter and the input are set to fixed,
+            evenly spaced values, and the loss must equal the value the assignment publishes
+            (to the 12 digits given, a relative error around `1e-12`). The captions count
+            0, 1, 2, 0, 1, ... so some targets are `<NULL>` (index 0) and masking is exercised.
             """ % cell),
         code("""
-            def reference_caption_loss(params, features, captions, cell_type, null=0):
-                \"\"\"The captioning loss, computed step by step with plain NumPy.\"\"\"
-                p = params
-                words_in, words_out = captions[:, :-1], captions[:, 1:]
-                N, T = words_in.shape
-                h = features.dot(p['W_proj']) + p['b_proj']
-                c = np.zeros_like(h)
-                H = h.shape[1]
-                total = 0.0
-                for t in range(T):
-                    a = p['W_embed'][words_in[:, t]].dot(p['Wx']) + h.dot(p['Wh']) + p['b']
-                    if cell_type == 'rnn':
-                        h = np.tanh(a)
-                    else:  # lstm, gates in the order i, f, o, g
-                        i, f, o = [1 / (1 + np.exp(-a[:, k * H:(k + 1) * H])) for k in range(3)]
-                        g = np.tanh(a[:, 3 * H:])
-                        c = f * c + i * g
-                        h = o * np.tanh(c)
-                    scores = h.dot(p['W_vocab']) + p['b_vocab']
-                    for n in range(N):
-                        target = words_out[n, t]
-                        if target != null:
-                            top = scores[n].max()
-                            log_sum_exp = top + np.log(np.sum(np.exp(scores[n] - top)))
-                            total += log_sum_exp - scores[n, target]
-                return total / N
-            """),
-        code("""
-            np.random.seed(231)
-            N, D, W, H, T = 10, 20, 30, 40, 13
-            word_to_idx = {'<NULL>': 0, '<START>': 1, '<END>': 2, '<UNK>': 3, 'a': 4, 'red': 5,
-                           'blue': 6, 'circle': 7, 'square': 8, 'above': 9}
+            N, D, W, H = 10, 20, 30, 40
+            word_to_idx = {{'<NULL>': 0, 'cat': 2, 'dog': 3}}
             V = len(word_to_idx)
-            model = CaptioningRNN(word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H,
-                                  cell_type='%s', dtype=np.float64)
+            T = 13
 
-            features = np.random.randn(N, D)
-            captions = np.random.randint(4, V, size=(N, T + 1))
-            captions[:, 0] = word_to_idx['<START>']
-            lengths = np.random.randint(2, T, size=N)  # words before <END>; the rest is padding
-            captions[np.arange(N), lengths + 1] = word_to_idx['<END>']
-            captions[np.arange(T + 1) > lengths[:, None] + 1] = word_to_idx['<NULL>']
+            model = CaptioningRNN(word_to_idx,
+                                  input_dim=D,
+                                  wordvec_dim=W,
+                                  hidden_dim=H,
+                                  cell_type='{c}',
+                                  dtype=np.float64)
+
+            # Set all model parameters to fixed values
+            for k, v in model.params.items():
+                model.params[k] = np.linspace(-1.4, 1.3, num=v.size).reshape(*v.shape)
+
+            features = np.linspace({lo}, {hi}, num=N * D).reshape(N, D)
+            captions = (np.arange(N * T) % V).reshape(N, T)
 
             loss, grads = model.loss(features, captions)
-            expected_loss = reference_caption_loss(model.params, features, captions, '%s')
-            print('loss: %%f   reference: %%f' %% (loss, expected_loss))
-            print('loss relative error: %%.2e' %% rel_error(expected_loss, loss))
-            """ % (cell, cell)),
+            expected_loss = {loss}
+
+            print('loss: %.11f   expected loss: %.11f' % (loss, expected_loss))
+            print('loss relative error: %.2e' % rel_error(expected_loss, loss))
+            """.format(c=cell, **PUBLISHED_LOSS[cell])),
         md("""
             Now the gradient of the loss with respect to every parameter, checked numerically on
             a tiny model. Some of the random target words are `<NULL>`, so masking is exercised
@@ -1097,8 +1088,8 @@ def rnn_notebook():
 image. The image enters as a feature vector computed by a convolutional network; the RNN turns it
 into an initial hidden state and then generates the caption one word at a time.
 
-You will check each layer (`rnncap/rnn_layers.py`) against independent computations and numeric
-gradients, put the layers together in a captioning model (`rnncap/classifiers/rnn.py`), check its
+You will check each layer (`rnncap/rnn_layers.py`) against the published values of the CS231n
+assignment, simple properties and numeric gradients, put the layers together in a captioning model (`rnncap/classifiers/rnn.py`), check its
 loss and gradients, overfit it to a tiny training set, and then look at what it says about images
 it has never seen. The last part goes beyond the classic exercise: beam search, the BLEU and
 CIDEr-D caption metrics, and a short training run that generalises to new images.""")
@@ -1119,8 +1110,8 @@ timesteps is multiplied by the recurrent Jacobian once per step and tends to van
 The Long Short-Term Memory network (LSTM) fixes this with a separate cell state that is updated
 additively, under the control of gates.
 
-This notebook follows the same path as the RNN one: check the LSTM layers against independent
-computations and numeric gradients, use them in the captioning model, overfit a tiny training set
+This notebook follows the same path as the RNN one: check the LSTM layers against the published
+values of the CS231n assignment and numeric gradients, use them in the captioning model, overfit a tiny training set
 and caption images; then compare decoding strategies, measure caption quality with BLEU and
 CIDEr-D, and train on the whole dataset to caption images the model has never seen.""")
     cells += data_cells()

@@ -94,11 +94,18 @@ def test_images_are_shown_and_a_dead_link_gives_a_placeholder(executed):
 def test_forward_and_gradient_checks_print_small_errors(executed):
     name, nb, _ = executed
     text = all_text(nb)
-    layer = values(r"(?m)^\w+ relative error: " + NUMBER, text)
-    # Forward checks against loops and numeric gradient checks of every layer; a wrong
-    # backward pass gives 1e-2 or more. The largest correct ones are ~2e-6 (see the notebooks).
-    assert len(layer) >= (21 if name.startswith("RNN") else 15), (name, len(layer))
+    # "next_h relative error: ...", "unit-vector out relative error: ...", but not the model
+    # gradient lines ("Wx       max relative error: ...").
+    layer = values(r"(?m)^[\w-]+(?: [\w-]+)? relative error: " + NUMBER, text)
+    # Forward checks against the published CS231n values (rounded to 8 digits: ~1e-8) and
+    # properties, the model loss against its published value (12 digits), and numeric gradient
+    # checks of every layer; a wrong backward pass gives 1e-2 or more. The largest correct
+    # ones are ~2e-6 (see the notebooks).
+    assert len(layer) >= (22 if name.startswith("RNN") else 15), (name, len(layer))
     assert max(layer) < 1e-5, (name, layer)
+    published = re.findall(r"loss: " + NUMBER + r"\s+expected loss: " + NUMBER, text)
+    assert len(published) == 1, name
+    assert abs(float(published[0][0]) - float(published[0][1])) < 1e-9, (name, published)
     # The whole model: near-zero entries inflate the element-wise maximum (~1e-6 to 1e-5),
     # the error relative to the whole gradient stays tiny.
     model_max = values(r"max relative error: " + NUMBER, text)
@@ -182,6 +189,34 @@ def test_committed_notebooks_match_their_generator():
     for name, text in build_notebooks.build().items():
         on_disk = (NOTEBOOK_DIR / name).read_text(encoding="utf-8")
         assert on_disk == text, "%s is out of date: run python notebooks/build_notebooks.py" % name
+
+
+def without_solutions(source):
+    """A code cell's text without its solution regions (what the student copy keeps)."""
+    kept, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == "# BEGIN SOLUTION":
+            inside = True
+        elif line.strip() == "# END SOLUTION":
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+# What a forward pass written out in the notebook would contain: the cell equations.
+REFERENCE_CODE = ["np.tanh(", "sigmoid(", "np.exp(", ".dot(Wx", "@ Wx", "Wx[:", "1 / (1 +",
+                  "1.0 / (1.0 +"]
+
+
+def test_forward_checks_reveal_no_layer_code():
+    """The student copy keeps every code cell outside the solution regions: those cells must
+    check the layers against published values and properties, never compute them."""
+    for name in NOTEBOOKS:
+        nb = nbformat.read(str(NOTEBOOK_DIR / name), as_version=4)
+        code = "\n".join(without_solutions(c.source) for c in nb.cells if c.cell_type == "code")
+        assert not [s for s in REFERENCE_CODE if s in code], name
+        assert "expected_loss = 9.8" in code, name  # the published model loss
 
 
 def test_answers_sit_between_solution_markers():
