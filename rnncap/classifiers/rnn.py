@@ -8,11 +8,11 @@ import numpy as np
 
 from .._validate import check_array, check_indices
 from ..rnn_layers import (
+    _gru_step_xa, _lstm_step_xa, _rnn_step_xa, _temporal_affine_softmax_loss,
     affine_backward, affine_forward,
     gru_backward, gru_forward, gru_step_forward,
     lstm_backward, lstm_forward, lstm_step_forward,
     rnn_backward, rnn_forward, rnn_step_forward,
-    temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
     word_embedding_backward, word_embedding_forward,
 )
 
@@ -224,10 +224,13 @@ class CaptioningRNN:
             h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
             x, cache_embed = word_embedding_forward(captions_in, p["W_embed"])
             h, cache_cell = cell_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-            scores, cache_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-            loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
-
-            dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, cache_vocab)
+            # Output layer, softmax loss and their backward in one pass, scoring only the
+            # positions whose target is a word (the same as temporal_affine_forward,
+            # temporal_softmax_loss and temporal_affine_backward, without the padding's work).
+            loss, dh, grads["W_vocab"], grads["b_vocab"] = _temporal_affine_softmax_loss(
+                h, p["W_vocab"], p["b_vocab"], captions_out, mask)
+            if not np.isfinite(loss):
+                return self._nonfinite()
             dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cache_cell)
             grads["W_embed"] = word_embedding_backward(dx, cache_embed)
             _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
@@ -293,10 +296,23 @@ class CaptioningRNN:
         captions = np.full((N, max_length), self._null, dtype=np.int32)
         # BEGIN SOLUTION
         h, c = self._initial_state(features)
+        p = self.params
+        # Row w of this table is W_embed[w]·Wx + b: one product for the whole vocabulary
+        # instead of one x·Wx per step; each step then picks its words' rows.
+        xa_table = p["W_embed"] @ p["Wx"]
+        xa_table += p["b"]
         words = np.full(N, self._start)
         done = np.zeros(N, dtype=bool)
         for t in range(max_length):
-            scores, h, c = self._step(words, h, c)
+            xa = xa_table[words]
+            if self.cell_type == "lstm":
+                h, c = _lstm_step_xa(xa, h, c, p["Wh"])
+            elif self.cell_type == "gru":
+                h = _gru_step_xa(xa, h, p["Wh"])
+            else:
+                h = _rnn_step_xa(xa, h, p["Wh"])
+            scores = h @ p["W_vocab"]
+            scores += p["b_vocab"]
             words = scores.argmax(axis=1)
             captions[~done, t] = words[~done]
             if self._end is not None:
