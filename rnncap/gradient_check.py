@@ -42,14 +42,11 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """
     x = check_array("x", x)
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
+    for ix in np.ndindex(*x.shape):
         fxph, fxmh = _centred(f, x, ix, h)
         grad[ix] = (fxph - fxmh) / (2 * h)
         if verbose:
             print(ix, grad[ix])
-        it.iternext()
     return grad
 
 
@@ -67,12 +64,9 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """
     x = check_array("x", x)
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
+    for ix in np.ndindex(*x.shape):
         pos, neg = _centred(lambda z: np.array(f(z), copy=True), x, ix, h)
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
-        it.iternext()
     return grad
 
 
