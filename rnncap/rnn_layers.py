@@ -959,8 +959,11 @@ def _temporal_affine_softmax_loss(x, w, b, y, mask, block_rows=1024):
     db = np.zeros_like(b)
     inv_N = x.dtype.type(1.0 / N)
     loss = x.dtype.type(0)
-    for start in range(0, rows.size, block_rows):
-        r = rows[start:start + block_rows]
+    # Equal blocks of at most block_rows: a small last block would run its products slowly.
+    n_blocks = max(1, -(-rows.size // block_rows))
+    step = max(1, -(-rows.size // n_blocks))
+    for start in range(0, rows.size, step):
+        r = rows[start:start + step]
         k = np.arange(r.size)
         xb = x_flat[r]
         probs = xb @ w
