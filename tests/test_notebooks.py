@@ -161,8 +161,11 @@ def test_training_run_generalises_to_val_images(executed):
     assert greedy[3] > 0.35 and greedy[3] > overfit[3] + 0.1, (name, overfit, greedy)
     assert greedy[4] > overfit[4] + 0.5, (name, overfit, greedy)
     assert beam[3] > 0.35, (name, beam)
+    # Val loss after each epoch is far below an untrained model's loss (the overfit log's first
+    # line, on captions of the same kind); epoch to epoch it may wobble, so no ordering is asserted.
     val_losses = values(r"val loss: " + NUMBER, text)
-    assert len(val_losses) == 2 and val_losses[1] < val_losses[0], val_losses
+    untrained = values(r"\(Iteration 1 / \d+\) loss: " + NUMBER, text)[0]
+    assert len(val_losses) == 2 and max(val_losses) < 0.4 * untrained, (val_losses, untrained)
     assert re.search(r"beam search and greedy differ on \d+ of 200 val images", text)
 
 
