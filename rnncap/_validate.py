@@ -2,6 +2,10 @@
 import numpy as np
 
 
+class NonFiniteError(ValueError):
+    """An input holds NaN or inf (a ValueError, so callers may treat it like any bad input)."""
+
+
 def _fmt(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
@@ -29,7 +33,7 @@ def check_array(name, x, ndim=None, shape=None, dtype_kind="f", finite=False):
             if want is not None and not isinstance(want, str) and want != got:
                 raise ValueError("%s must have shape %s, got %s" % (name, _fmt(shape), _fmt(a.shape)))
     if finite and a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError("%s contains NaN or inf" % name)
+        raise NonFiniteError("%s contains NaN or inf" % name)
     return a
 
 

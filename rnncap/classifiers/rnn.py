@@ -6,7 +6,7 @@ temperature sampling (see rnncap/decoding.py).
 """
 import numpy as np
 
-from .._validate import check_array, check_indices
+from .._validate import NonFiniteError, check_array, check_indices
 from ..rnn_layers import (
     _gru_step_xa, _lstm_step_xa, _rnn_step_xa, _temporal_affine_softmax_loss,
     affine_backward, affine_forward,
@@ -235,12 +235,10 @@ class CaptioningRNN:
             grads["W_embed"] = word_embedding_backward(dx, cache_embed)
             _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
             # END SOLUTION
-        except ValueError as e:
+        except NonFiniteError:
             # Inputs and parameter shapes are checked above, so a layer rejecting a NaN or inf
             # means non-finite parameters or overflowing activations: a NaN loss, not an error.
-            if "NaN or inf" in str(e):
-                return self._nonfinite()
-            raise
+            return self._nonfinite()
         return loss, grads
 
     # ------------------------------------------------------------------ test-time sampling
