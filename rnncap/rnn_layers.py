@@ -115,6 +115,37 @@ def _by_gate(a, k=4):
     return np.lib.stride_tricks.as_strided(a, (k, N, kH // k), (kH // k * col, row, col))
 
 
+# ----------------------------------------------------------------------------- input products
+
+def _input_products(out, xs, Wx, b, words=None, W_embed=None):
+    """x·Wx + b for the inputs of every step, written into out one column block of Wx at a time.
+
+    Inputs:
+    - out: Output, of shape (J, M, C): Wx's kH columns split into J blocks of C (the LSTM's
+      gate-major layout has J = 4, the others J = 1), for M = T * N input rows
+    - xs: Input rows, of shape (M, D)
+    - Wx: Weights, of shape (D, J * C); b: Biases, of shape (J * C,)
+    - words, W_embed: Optional, when xs = W_embed[words] with words of shape (M,): repeated
+      words then share one product, formed for each distinct word and picked by row
+    """
+    # BEGIN SOLUTION
+    J, M, C = out.shape
+    if words is not None:
+        distinct, row_of = np.unique(words, return_inverse=True)
+        if 4 * distinct.size <= 3 * M:  # a row copy costs far less than a row's product
+            rows = W_embed[distinct]
+            for j in range(J):
+                table = rows @ Wx[:, j * C:(j + 1) * C]
+                table += b[j * C:(j + 1) * C]
+                np.take(table, row_of.ravel(), axis=0, out=out[j], mode="clip")  # no buffering
+            return out
+    for j in range(J):
+        np.matmul(xs, Wx[:, j * C:(j + 1) * C], out=out[j])
+        out[j] += b[j * C:(j + 1) * C]
+    return out
+    # END SOLUTION
+
+
 # ----------------------------------------------------------------------------- affine
 
 def affine_forward(x, w, b):
@@ -243,22 +274,28 @@ def rnn_forward(x, h0, Wx, Wh, b):
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 1, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
-    N, T, D = x.shape
+    h, cache = _rnn_sequence(_time_major(x), h0, Wx, Wh, b)
+    # END SOLUTION
+    return h, cache
+
+
+def _rnn_sequence(xs, h0, Wx, Wh, b, words=None, W_embed=None):
+    """rnn_forward after its input checks, from time-major inputs xs of shape (T, N, D); words
+    (T * N,) and W_embed: see _input_products (the model passes its captions' word indices)."""
+    # BEGIN SOLUTION
+    T, N, D = xs.shape
     H = h0.shape[1]
-    xs = _time_major(x)
-    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    hs = np.empty((T + 1, N, H), dtype=xs.dtype)
     hs[0] = h0
-    np.matmul(xs.reshape(T * N, D), Wx, out=hs[1:].reshape(T * N, H))  # x·Wx of every step
-    hs[1:] += b
+    _input_products(hs[1:].reshape(1, T * N, H), xs.reshape(T * N, D), Wx, b, words, W_embed)
     hWh = np.empty_like(h0)
     with np.errstate(over="ignore"):
         for t in range(T):
             np.matmul(hs[t], Wh, out=hWh)
             hs[t + 1] += hWh
             _tanh(hs[t + 1], out=hs[t + 1])
-    h = _batch_major(hs[1:])
+    return _batch_major(hs[1:]), (xs, hs, Wx, Wh)
     # END SOLUTION
-    return h, (xs, hs, Wx, Wh)
 
 
 def rnn_backward(dh, cache):
@@ -462,28 +499,33 @@ def lstm_forward(x, h0, Wx, Wh, b):
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 4, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
-    N, T, D = x.shape
+    h, cache = _lstm_sequence(_time_major(x), h0, Wx, Wh, b)
+    # END SOLUTION
+    return h, cache
+
+
+def _lstm_sequence(xs, h0, Wx, Wh, b, words=None, W_embed=None):
+    """lstm_forward after its input checks, from time-major inputs xs of shape (T, N, D); words
+    (T * N,) and W_embed: see _input_products (the model passes its captions' word indices)."""
+    # BEGIN SOLUTION
+    T, N, D = xs.shape
     H = h0.shape[1]
-    xs = _time_major(x)
-    scale = _lstm_exponents(H, x.dtype)  # scaled weights give the kernel's exponents directly
+    scale = _lstm_exponents(H, xs.dtype)  # scaled weights give the kernel's exponents directly
     Wx_scaled, b_scaled, Wh_scaled = Wx * scale, b * scale, Wh * scale
-    gates = np.empty((4, T, N, H), dtype=x.dtype)
-    for k in range(4):  # x·Wx of every step, one gate at a time
-        np.matmul(xs.reshape(T * N, D), Wx_scaled[:, k * H:(k + 1) * H],
-                  out=gates[k].reshape(T * N, H))
-    gates += b_scaled.reshape(4, 1, 1, H)
-    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    gates = np.empty((4, T, N, H), dtype=xs.dtype)
+    _input_products(gates.reshape(4, T * N, H), xs.reshape(T * N, D), Wx_scaled, b_scaled,
+                    words, W_embed)
+    hs = np.empty((T + 1, N, H), dtype=xs.dtype)
     cs = np.empty_like(hs)
-    tanh_cs = np.empty((T, N, H), dtype=x.dtype)
+    tanh_cs = np.empty((T, N, H), dtype=xs.dtype)
     hs[0], cs[0] = h0, 0
-    hWh = np.empty((N, 4 * H), dtype=x.dtype)
+    hWh = np.empty((N, 4 * H), dtype=xs.dtype)
     for t in range(T):
         np.matmul(hs[t], Wh_scaled, out=hWh)
         gates[:, t] += _by_gate(hWh)
         _lstm_cell_forward(gates[:, t], cs[t], cs[t + 1], tanh_cs[t], hs[t + 1])
-    h = _batch_major(hs[1:])
+    return _batch_major(hs[1:]), (xs, hs, cs, gates, tanh_cs, Wx, Wh)
     # END SOLUTION
-    return h, (xs, hs, cs, gates, tanh_cs, Wx, Wh)
 
 
 def lstm_backward(dh, cache):
@@ -675,23 +717,30 @@ def gru_forward(x, h0, Wx, Wh, b):
     x, h0, Wx, Wh, b = _check_cell(x, h0, Wx, Wh, b, 3, h_name="h0", seq=True)
     check_same_dtype(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     # BEGIN SOLUTION
-    N, T, D = x.shape
+    h, cache = _gru_sequence(_time_major(x), h0, Wx, Wh, b)
+    # END SOLUTION
+    return h, cache
+
+
+def _gru_sequence(xs, h0, Wx, Wh, b, words=None, W_embed=None):
+    """gru_forward after its input checks, from time-major inputs xs of shape (T, N, D); words
+    (T * N,) and W_embed: see _input_products (the model passes its captions' word indices)."""
+    # BEGIN SOLUTION
+    T, N, D = xs.shape
     H = h0.shape[1]
-    xs = _time_major(x)
-    xa = (xs.reshape(T * N, D) @ Wx).reshape(T, N, 3 * H)  # x·Wx of every step at once
-    xa += b
-    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    xa = np.empty((T, N, 3 * H), dtype=xs.dtype)  # x·Wx + b of every step
+    _input_products(xa.reshape(1, T * N, 3 * H), xs.reshape(T * N, D), Wx, b, words, W_embed)
+    hs = np.empty((T + 1, N, H), dtype=xs.dtype)
     hs[0] = h0
-    gates = np.empty((3, T, N, H), dtype=x.dtype)
-    hWh_ns = np.empty((T, N, H), dtype=x.dtype)
-    hWh = np.empty((N, 3 * H), dtype=x.dtype)
+    gates = np.empty((3, T, N, H), dtype=xs.dtype)
+    hWh_ns = np.empty((T, N, H), dtype=xs.dtype)
+    hWh = np.empty((N, 3 * H), dtype=xs.dtype)
     for t in range(T):
         np.matmul(hs[t], Wh, out=hWh)
         _gru_cell_forward(xa[t], hWh, hs[t], gates[:, t], hs[t + 1])
         hWh_ns[t] = hWh[:, 2 * H:]
-    h = _batch_major(hs[1:])
+    return _batch_major(hs[1:]), (xs, hs, gates, hWh_ns, Wx, Wh)
     # END SOLUTION
-    return h, (xs, hs, gates, hWh_ns, Wx, Wh)
 
 
 def gru_backward(dh, cache):

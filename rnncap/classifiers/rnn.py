@@ -8,19 +8,21 @@ import numpy as np
 
 from .._validate import NonFiniteError, check_array, check_indices
 from ..rnn_layers import (
-    _gru_step_xa, _lstm_step_xa, _rnn_step_xa, _temporal_affine_softmax_loss,
+    _gru_sequence, _gru_step_xa, _lstm_sequence, _lstm_step_xa, _rnn_sequence, _rnn_step_xa,
+    _temporal_affine_softmax_loss,
     affine_backward, affine_forward,
-    gru_backward, gru_forward, gru_step_forward,
-    lstm_backward, lstm_forward, lstm_step_forward,
-    rnn_backward, rnn_forward, rnn_step_forward,
+    gru_backward, gru_step_forward,
+    lstm_backward, lstm_step_forward,
+    rnn_backward, rnn_step_forward,
     word_embedding_backward, word_embedding_forward,
 )
 
-# cell type -> (gate multiplier k: the cell's weights are (., kH), sequence forward, backward)
+# cell type -> (gate multiplier k: the cell's weights are (., kH), sequence forward from
+# time-major inputs (the public *_forward after its checks), backward)
 _CELLS = {
-    "rnn": (1, rnn_forward, rnn_backward),
-    "lstm": (4, lstm_forward, lstm_backward),
-    "gru": (3, gru_forward, gru_backward),
+    "rnn": (1, _rnn_sequence, rnn_backward),
+    "lstm": (4, _lstm_sequence, lstm_backward),
+    "gru": (3, _gru_sequence, gru_backward),
 }
 
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
@@ -222,8 +224,14 @@ class CaptioningRNN:
             mask = captions_out != self._null
 
             h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
-            x, cache_embed = word_embedding_forward(captions_in, p["W_embed"])
-            h, cache_cell = cell_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+            # Words time-major, as the cell stores its inputs; given the word indices, the cell
+            # forms x·Wx once per distinct word (the same values as the public *_forward).
+            words = captions_in.T
+            xs, cache_embed = word_embedding_forward(words, p["W_embed"])
+            if not (np.isfinite(xs).all() and np.isfinite(h0).all()):
+                return self._nonfinite()  # what the public *_forward input checks would catch
+            h, cache_cell = cell_forward(xs, h0, p["Wx"], p["Wh"], p["b"], words.ravel(),
+                                         p["W_embed"])
             # Output layer, softmax loss and their backward in one pass, scoring only the
             # positions whose target is a word (the same as temporal_affine_forward,
             # temporal_softmax_loss and temporal_affine_backward, without the padding's work).
@@ -232,7 +240,7 @@ class CaptioningRNN:
             if not np.isfinite(loss):
                 return self._nonfinite()
             dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cache_cell)
-            grads["W_embed"] = word_embedding_backward(dx, cache_embed)
+            grads["W_embed"] = word_embedding_backward(dx.transpose(1, 0, 2), cache_embed)
             _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
             # END SOLUTION
         except NonFiniteError:
