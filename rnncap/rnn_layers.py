@@ -146,6 +146,75 @@ def _input_products(out, xs, Wx, b, words=None, W_embed=None):
     # END SOLUTION
 
 
+def _input_products_backward(da, xs, Wx, words=None, V=None):
+    """Gradients through the input products x·Wx + b of a sequence.
+
+    Inputs:
+    - da: Gradient of the products, of shape (T, N, kH)
+    - xs: Time-major inputs, of shape (T, N, D)
+    - Wx: Weights, of shape (D, kH)
+    - words, V: Optional, when xs = W_embed[words] with words (T * N,) and W_embed (V, D)
+
+    Returns a tuple of:
+    - dx: Gradient of the inputs, of shape (N, T, D) (batch-major, as the public API returns);
+      given words, dW_embed of shape (V, D) instead: da's rows are summed per distinct word
+      first, so both products have a row per distinct word rather than per position
+    - dWx: Gradient of Wx, of shape (D, kH)
+    - db: Gradient of b, of shape (kH,)
+    """
+    # BEGIN SOLUTION
+    T, N, D = xs.shape
+    da = da.reshape(T * N, -1)
+    db = da.sum(axis=0)
+    if words is None:
+        dx = _batch_major((da @ Wx.T).reshape(T, N, D))
+        return dx, xs.reshape(T * N, D).T @ da, db
+    distinct, first, row_of = np.unique(words, return_index=True, return_inverse=True)
+    da_word = _sum_rows_by(da, row_of.ravel(), distinct.size)  # (distinct words, kH)
+    dW_embed = np.zeros((V, D), dtype=da.dtype)
+    dW_embed[distinct] = da_word @ Wx.T
+    return dW_embed, xs.reshape(T * N, D)[first].T @ da_word, db
+    # END SOLUTION
+
+
+_MANY_ROWS = 16  # _sum_rows_by sums a group with more rows than this in one call
+
+
+def _sum_rows_by(a, group, n):
+    """out[g] = the sum of the rows a[i] with group[i] == g: a scatter-add, much faster than
+    np.add.at for wide rows.
+
+    Inputs:
+    - a: Rows, of shape (M, C)
+    - group: Integers of shape (M,), taking every value in [0, n)
+    - n: The number of groups
+
+    Returns:
+    - out: Array of shape (n, C)
+    """
+    # BEGIN SOLUTION
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.searchsorted(sorted_group, np.arange(n + 1))
+    counts = np.diff(starts)
+    out = np.empty((n, a.shape[1]), dtype=a.dtype)
+    for g in np.flatnonzero(counts > _MANY_ROWS):  # frequent words (<START>, <NULL>) at once
+        np.sum(a[order[starts[g]:starts[g + 1]]], axis=0, out=out[g])
+    # The other rows one occurrence at a time: a group's first rows, then its second rows, ...
+    # No round repeats a group, so each is a plain fancy-indexed add.
+    light = counts[sorted_group] <= _MANY_ROWS
+    rank = (np.arange(group.size) - starts[sorted_group])[light]
+    by_rank = np.argsort(rank, kind="stable")
+    rows, groups = order[light][by_rank], sorted_group[light][by_rank]
+    bounds = np.searchsorted(rank[by_rank], np.arange(_MANY_ROWS + 1))
+    out[groups[:bounds[1]]] = a[rows[:bounds[1]]]
+    for k in range(1, _MANY_ROWS):
+        r = slice(bounds[k], bounds[k + 1])
+        out[groups[r]] += a[rows[r]]
+    return out
+    # END SOLUTION
+
+
 # ----------------------------------------------------------------------------- affine
 
 def affine_forward(x, w, b):
@@ -312,6 +381,15 @@ def rnn_backward(dh, cache):
     - dWh: Gradient of hidden-to-hidden weights, of shape (H, H)
     - db: Gradient of biases, of shape (H,)
     """
+    # BEGIN SOLUTION
+    dx, dh0, dWx, dWh, db = _rnn_sequence_backward(dh, cache)
+    # END SOLUTION
+    return dx, dh0, dWx, dWh, db
+
+
+def _rnn_sequence_backward(dh, cache, words=None, V=None):
+    """rnn_backward; given the words of _rnn_sequence and V, W_embed's row count, the first
+    output is dW_embed (V, D) instead of dx (see _input_products_backward)."""
     xs, hs, Wx, Wh = cache
     # BEGIN SOLUTION
     T, N, D = xs.shape
@@ -325,14 +403,10 @@ def rnn_backward(dh, cache):
         np.subtract(1, tanh_grad, out=tanh_grad)  # tanh'(a) = 1 - tanh(a)^2
         da[t] *= tanh_grad
         np.matmul(da[t], Wh.T, out=dnext_h)
-    da2 = da.reshape(T * N, H)
-    dx = _batch_major((da2 @ Wx.T).reshape(T, N, D))
-    dWx = xs.reshape(T * N, D).T @ da2
-    dWh = hs[:-1].reshape(T * N, H).T @ da2
-    db = da2.sum(axis=0)
-    dh0 = dnext_h
+    dWh = hs[:-1].reshape(T * N, H).T @ da.reshape(T * N, H)
+    dx, dWx, db = _input_products_backward(da, xs, Wx, words, V)
+    return dx, dnext_h, dWx, dWh, db
     # END SOLUTION
-    return dx, dh0, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- LSTM
@@ -542,6 +616,15 @@ def lstm_backward(dh, cache):
     - dWh: Gradient of hidden-to-hidden weight matrix, of shape (H, 4H)
     - db: Gradient of biases, of shape (4H,)
     """
+    # BEGIN SOLUTION
+    dx, dh0, dWx, dWh, db = _lstm_sequence_backward(dh, cache)
+    # END SOLUTION
+    return dx, dh0, dWx, dWh, db
+
+
+def _lstm_sequence_backward(dh, cache, words=None, V=None):
+    """lstm_backward; given the words of _lstm_sequence and V, W_embed's row count, the first
+    output is dW_embed (V, D) instead of dx (see _input_products_backward)."""
     xs, hs, cs, gates, tanh_cs, Wx, Wh = cache
     # BEGIN SOLUTION
     T, N, D = xs.shape
@@ -555,14 +638,10 @@ def lstm_backward(dh, cache):
         _lstm_cell_backward(dh_t, dnext_c, gates[:, t], cs[t], tanh_cs[t], hs[t + 1], da[t],
                             dnext_c)
         np.matmul(da[t], Wh.T, out=dnext_h)
-    da2 = da.reshape(T * N, 4 * H)
-    dx = _batch_major((da2 @ Wx.T).reshape(T, N, D))
-    dWx = xs.reshape(T * N, D).T @ da2
-    dWh = hs[:-1].reshape(T * N, H).T @ da2
-    db = da2.sum(axis=0)
-    dh0 = dnext_h
+    dWh = hs[:-1].reshape(T * N, H).T @ da.reshape(T * N, 4 * H)
+    dx, dWx, db = _input_products_backward(da, xs, Wx, words, V)
+    return dx, dnext_h, dWx, dWh, db
     # END SOLUTION
-    return dx, dh0, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- GRU
@@ -757,6 +836,15 @@ def gru_backward(dh, cache):
     - dWh: Gradient of hidden-to-hidden weights, of shape (H, 3H)
     - db: Gradient of biases, of shape (3H,)
     """
+    # BEGIN SOLUTION
+    dx, dh0, dWx, dWh, db = _gru_sequence_backward(dh, cache)
+    # END SOLUTION
+    return dx, dh0, dWx, dWh, db
+
+
+def _gru_sequence_backward(dh, cache, words=None, V=None):
+    """gru_backward; given the words of _gru_sequence and V, W_embed's row count, the first
+    output is dW_embed (V, D) instead of dx (see _input_products_backward)."""
     xs, hs, gates, hWh_ns, Wx, Wh = cache
     # BEGIN SOLUTION
     T, N, D = xs.shape
@@ -771,14 +859,10 @@ def gru_backward(dh, cache):
         _gru_cell_backward(dh_t, hs[t], gates[:, t], hWh_ns[t], dxa[t], dhWh[t], dnext_h)
         np.matmul(dhWh[t], Wh.T, out=dhWh_h)
         dnext_h += dhWh_h
-    dxa2 = dxa.reshape(T * N, 3 * H)
-    dx = _batch_major((dxa2 @ Wx.T).reshape(T, N, D))
-    dWx = xs.reshape(T * N, D).T @ dxa2
     dWh = hs[:-1].reshape(T * N, H).T @ dhWh.reshape(T * N, 3 * H)
-    db = dxa2.sum(axis=0)
-    dh0 = dnext_h
+    dx, dWx, db = _input_products_backward(dxa, xs, Wx, words, V)
+    return dx, dnext_h, dWx, dWh, db
     # END SOLUTION
-    return dx, dh0, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- decoding kernels
@@ -821,9 +905,6 @@ def _gru_step_xa(xa, prev_h, Wh):
 
 # ----------------------------------------------------------------------------- word embedding
 
-_FAST_UFUNC_AT = np.lib.NumpyVersion(np.__version__) >= "1.25.0"
-
-
 def word_embedding_forward(x, W):
     """Word embeddings: each of the N*T integer word indices picks a row of W.
 
@@ -855,20 +936,9 @@ def word_embedding_backward(dout, cache):
     """
     x, W_shape = cache
     # BEGIN SOLUTION
-    V, D = W_shape
-    idx = x.ravel().astype(np.intp, copy=False)
+    distinct, row_of = np.unique(x, return_inverse=True)
     dW = np.zeros(W_shape, dtype=dout.dtype)
-    if _FAST_UFUNC_AT:
-        # One flat index per element (word * D + column): a 1-D np.add.at, which accumulates
-        # repeated words, is the fastest scatter-add since NumPy 1.25.
-        flat = (idx[:, None] * D + np.arange(D)).ravel()
-        np.add.at(dW.reshape(V * D), flat, dout.reshape(idx.size * D))
-    elif idx.size:
-        # Older ufunc.at is slow: sort the words and sum each run of equal ones with reduceat.
-        order = np.argsort(idx, kind="stable")
-        sorted_idx = idx[order]
-        starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
-        dW[sorted_idx[starts]] = np.add.reduceat(dout.reshape(idx.size, D)[order], starts, axis=0)
+    dW[distinct] = _sum_rows_by(dout.reshape(x.size, W_shape[1]), row_of.ravel(), distinct.size)
     # END SOLUTION
     return dW
 

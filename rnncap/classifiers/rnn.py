@@ -8,21 +8,21 @@ import numpy as np
 
 from .._validate import NonFiniteError, check_array, check_indices
 from ..rnn_layers import (
-    _gru_sequence, _gru_step_xa, _lstm_sequence, _lstm_step_xa, _rnn_sequence, _rnn_step_xa,
+    _gru_sequence, _gru_sequence_backward, _gru_step_xa,
+    _lstm_sequence, _lstm_sequence_backward, _lstm_step_xa,
+    _rnn_sequence, _rnn_sequence_backward, _rnn_step_xa,
     _temporal_affine_softmax_loss,
     affine_backward, affine_forward,
-    gru_backward, gru_step_forward,
-    lstm_backward, lstm_step_forward,
-    rnn_backward, rnn_step_forward,
-    word_embedding_backward, word_embedding_forward,
+    gru_step_forward, lstm_step_forward, rnn_step_forward,
+    word_embedding_forward,
 )
 
-# cell type -> (gate multiplier k: the cell's weights are (., kH), sequence forward from
-# time-major inputs (the public *_forward after its checks), backward)
+# cell type -> (gate multiplier k: the cell's weights are (., kH), the sequence forward and
+# backward behind the public *_forward / *_backward, which take the caption words)
 _CELLS = {
-    "rnn": (1, _rnn_sequence, rnn_backward),
-    "lstm": (4, _lstm_sequence, lstm_backward),
-    "gru": (3, _gru_sequence, gru_backward),
+    "rnn": (1, _rnn_sequence, _rnn_sequence_backward),
+    "lstm": (4, _lstm_sequence, _lstm_sequence_backward),
+    "gru": (3, _gru_sequence, _gru_sequence_backward),
 }
 
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
@@ -224,10 +224,11 @@ class CaptioningRNN:
             mask = captions_out != self._null
 
             h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
-            # Words time-major, as the cell stores its inputs; given the word indices, the cell
-            # forms x·Wx once per distinct word (the same values as the public *_forward).
+            # Words time-major, as the cell stores its inputs. Given the word indices, the cell
+            # forms x·Wx, and backward dW_embed and dWx, once per distinct word (the same
+            # values as the public *_forward / *_backward and word_embedding_backward).
             words = captions_in.T
-            xs, cache_embed = word_embedding_forward(words, p["W_embed"])
+            xs, _ = word_embedding_forward(words, p["W_embed"])
             if not (np.isfinite(xs).all() and np.isfinite(h0).all()):
                 return self._nonfinite()  # what the public *_forward input checks would catch
             h, cache_cell = cell_forward(xs, h0, p["Wx"], p["Wh"], p["b"], words.ravel(),
@@ -239,8 +240,8 @@ class CaptioningRNN:
                 h, p["W_vocab"], p["b_vocab"], captions_out, mask)
             if not np.isfinite(loss):
                 return self._nonfinite()
-            dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cache_cell)
-            grads["W_embed"] = word_embedding_backward(dx.transpose(1, 0, 2), cache_embed)
+            grads["W_embed"], dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(
+                dh, cache_cell, words.ravel(), self.vocab_size)
             _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
             # END SOLUTION
         except NonFiniteError:
