@@ -9,8 +9,9 @@ the same batch; runs alternate between them after a warm-up and the medians are 
 (ratio = ours / torch, below 1 means we are faster). torch (optional: without it only our times
 are reported) runs eager with as many threads as NumPy's BLAS. The float32 and float64 GEMM peaks
 are measured here with NumPy, and each training step's matrix work is reported as GFLOP/s and as
-a percentage of that peak (the work loss() needs: every product of forward and backward, the
-output layer only at positions whose target is a word, not <NULL> padding); the percentage uses
+a percentage of that peak (the matrix work our loss() does: every product of forward and
+backward, the output layer only at positions whose target is a word, not <NULL> padding, and the
+input products x·Wx once per distinct word, as CaptioningRNN forms them); the percentage uses
 the same 2048^3 product timed in alternation with that configuration, so that a machine whose
 speed drifts is compared with itself. The "agree" column is
 the largest relative difference between the two models' losses and gradients (for sampling: the
@@ -201,12 +202,15 @@ def our_model(params, cell, V):
 
 # ------------------------------------------------------------------------------ work counts
 
-def train_flops(cell, N, T, D, W, H, V, targets):
-    """The matrix work one loss() needs: each layer's forward product and its two backward
-    products, with the output layer counted at the `targets` positions whose target is a word
-    (padding adds nothing to the loss; a model may or may not skip it)."""
+def train_flops(cell, N, T, D, W, H, V, targets, words=None):
+    """The matrix work one of our loss() calls does: each layer's forward product and its two
+    backward products, with the output layer counted at the `targets` positions whose target is
+    a word (padding adds nothing to the loss) and the input products x·Wx at `words` rows:
+    CaptioningRNN forms them, and backward dWx and dW_embed, once per distinct input word
+    (None: once per position, T * N rows, as the layer pipeline and torch do)."""
     k = GATES[cell]
-    return 3 * 2.0 * (N * (D * H + T * W * k * H + T * H * k * H) + targets * H * V)
+    words = N * T if words is None else words
+    return 3 * 2.0 * (N * (D * H + T * H * k * H) + words * W * k * H + targets * H * V)
 
 
 def sample_flops(cell, N, steps, D, W, H, V):
@@ -266,7 +270,8 @@ def bench_config(cell, dtype, N, D, size, repeats, torch_mod, probe, rng, sample
     *times, probe_s = alternate(fns + [probe], warmup=1, repeats=repeats)
     row["ours_ms"] = 1e3 * times[0]
     targets = int(np.sum(captions[:, 1:] != NULL))
-    row["gflops"] = train_flops(cell, N, T, D, W, H, V, targets) / times[0] / 1e9
+    words = None if CaptioningRNN is None else np.unique(captions[:, :-1]).size
+    row["gflops"] = train_flops(cell, N, T, D, W, H, V, targets, words) / times[0] / 1e9
     row["peak_gflops"] = probe.flops / probe_s / 1e9
     if len(times) > 1:
         row["torch_ms"], row["ratio"] = 1e3 * times[1], times[0] / times[1]
