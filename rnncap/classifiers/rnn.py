@@ -12,7 +12,7 @@ from ..rnn_layers import (
     _lstm_sequence, _lstm_sequence_backward, _lstm_step_xa,
     _rnn_sequence, _rnn_sequence_backward, _rnn_step_xa,
     _temporal_affine_softmax_loss,
-    affine_backward, affine_forward,
+    affine_forward,
     gru_step_forward, lstm_step_forward, rnn_step_forward,
     word_embedding_forward,
 )
@@ -223,7 +223,7 @@ class CaptioningRNN:
             captions_in, captions_out = captions[:, :-1], captions[:, 1:]
             mask = captions_out != self._null
 
-            h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
+            h0, _ = affine_forward(features, p["W_proj"], p["b_proj"])
             # Words time-major, as the cell stores its inputs. Given the word indices, the cell
             # forms x·Wx, and backward dW_embed and dWx, once per distinct word (the same
             # values as the public *_forward / *_backward and word_embedding_backward).
@@ -242,7 +242,8 @@ class CaptioningRNN:
                 return self._nonfinite()
             grads["W_embed"], dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(
                 dh, cache_cell, words.ravel(), self.vocab_size)
-            _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
+            # affine_backward's dW and db; its dx, the features' gradient, is not needed.
+            grads["W_proj"], grads["b_proj"] = features.T @ dh0, dh0.sum(axis=0)
             # END SOLUTION
         except NonFiniteError:
             # Inputs and parameter shapes are checked above, so a layer rejecting a NaN or inf
