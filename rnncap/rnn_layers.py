@@ -881,12 +881,15 @@ def _rnn_step_xa(xa, prev_h, Wh):
     return next_h
 
 
-def _lstm_step_xa(xa, prev_h, prev_c, Wh):
-    """LSTM step from xa (N, 4H), prev_h, prev_c (N, H), Wh (H, 4H); returns next_h, next_c."""
+def _lstm_step_xa(xa, prev_h, prev_c, Wh, scaled=False):
+    """LSTM step from xa (N, 4H), prev_h, prev_c (N, H), Wh (H, 4H); returns next_h, next_c.
+    scaled=True: xa and Wh already carry the factors _lstm_exponents (a decoder scales them once
+    instead of every step)."""
     # BEGIN SOLUTION
     a = prev_h @ Wh
     a += xa
-    a *= _lstm_exponents(prev_h.shape[1], a.dtype)
+    if not scaled:
+        a *= _lstm_exponents(prev_h.shape[1], a.dtype)
     next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
     _lstm_cell_forward(_by_gate(a), prev_c, next_c, tanh_c, next_h)
     # END SOLUTION

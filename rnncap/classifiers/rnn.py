@@ -9,7 +9,7 @@ import numpy as np
 from .._validate import NonFiniteError, check_array, check_indices
 from ..rnn_layers import (
     _gru_sequence, _gru_sequence_backward, _gru_step_xa,
-    _lstm_sequence, _lstm_sequence_backward, _lstm_step_xa,
+    _lstm_exponents, _lstm_sequence, _lstm_sequence_backward, _lstm_step_xa,
     _rnn_sequence, _rnn_sequence_backward, _rnn_step_xa,
     _temporal_affine_softmax_loss,
     affine_forward,
@@ -309,16 +309,21 @@ class CaptioningRNN:
         # instead of one x·Wx per step; each step then picks its words' rows.
         xa_table = p["W_embed"] @ p["Wx"]
         xa_table += p["b"]
+        Wh = p["Wh"]
+        if self.cell_type == "lstm":  # the LSTM kernel's exponent factors, once, not per step
+            scale = _lstm_exponents(self.hidden_dim, xa_table.dtype)
+            xa_table *= scale
+            Wh = Wh * scale
         words = np.full(N, self._start)
         done = np.zeros(N, dtype=bool)
         for t in range(max_length):
             xa = xa_table[words]
             if self.cell_type == "lstm":
-                h, c = _lstm_step_xa(xa, h, c, p["Wh"])
+                h, c = _lstm_step_xa(xa, h, c, Wh, scaled=True)
             elif self.cell_type == "gru":
-                h = _gru_step_xa(xa, h, p["Wh"])
+                h = _gru_step_xa(xa, h, Wh)
             else:
-                h = _rnn_step_xa(xa, h, p["Wh"])
+                h = _rnn_step_xa(xa, h, Wh)
             scores = h @ p["W_vocab"]
             scores += p["b_vocab"]
             words = scores.argmax(axis=1)
