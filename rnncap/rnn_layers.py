@@ -178,6 +178,7 @@ def _input_products_backward(da, xs, Wx, words=None, V=None):
 
 
 _MANY_ROWS = 16  # _sum_rows_by sums a group with more rows than this in one call
+_CHUNK_ROWS = 256  # and adds at most this many rows at a time
 
 
 def _sum_rows_by(a, group, n):
@@ -207,10 +208,13 @@ def _sum_rows_by(a, group, n):
     by_rank = np.argsort(rank, kind="stable")
     rows, groups = order[light][by_rank], sorted_group[light][by_rank]
     bounds = np.searchsorted(rank[by_rank], np.arange(_MANY_ROWS + 1))
-    out[groups[:bounds[1]]] = a[rows[:bounds[1]]]
-    for k in range(1, _MANY_ROWS):
-        r = slice(bounds[k], bounds[k + 1])
-        out[groups[r]] += a[rows[r]]
+    for k in range(_MANY_ROWS):
+        for start in range(bounds[k], bounds[k + 1], _CHUNK_ROWS):  # small temporaries
+            r = slice(start, min(start + _CHUNK_ROWS, bounds[k + 1]))
+            if k == 0:
+                out[groups[r]] = a[rows[r]]
+            else:
+                out[groups[r]] += a[rows[r]]
     return out
     # END SOLUTION
 
