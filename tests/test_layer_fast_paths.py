@@ -159,6 +159,18 @@ def test_sum_rows_by_random_sizes_int32_groups_and_strided_rows(rng):
     assert np.all(np.abs(got - want) <= 1e-12 * scale)
 
 
+def test_sum_rows_by_rounds_longer_than_a_chunk(rng):
+    # More light groups than L._CHUNK_ROWS (256), so the first rounds are added in several
+    # pieces: 700 groups of 1..16 rows (about 6000 rows), as a batch of captions has.
+    sizes = list(rng.integers(1, 17, size=700))
+    assert sum(s >= 3 for s in sizes) > 2 * L._CHUNK_ROWS
+    group = shuffled_groups(rng, sizes)
+    a = rng.standard_normal((group.size, 3))
+    got = L._sum_rows_by(a, group, len(sizes))
+    want, scale = reference_sum_rows(a, group, len(sizes))
+    assert np.all(np.abs(got - want) <= 1e-12 * scale)
+
+
 def loop_embedding_gradient(dout, x, V):
     """dW[v] = sum of dout[n, t] over x[n, t] == v, one position at a time in float64."""
     dW = np.zeros((V, dout.shape[2]))
