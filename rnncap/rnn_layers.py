@@ -10,7 +10,7 @@ Sequence functions use one GEMM for x·Wx over all time steps and accumulate dWx
 each after the backward loop; step functions are the same math for a single step. Their caches
 are time-major, (T, N, ...), so that every step works on contiguous slices; the per-step cell
 math lives in private kernels that write into preallocated arrays. Private fast paths for the
-model: the decoding steps _*_step_xa (from a precomputed x·Wx + b) and the fused output layer
+model: the decoding steps _*_step_xa (from precomputed x·Wx + b and h·Wh) and the fused output layer
 _temporal_affine_softmax_loss. benchmarks/bench_model.py times all of this against PyTorch.
 """
 import numpy as np
@@ -870,42 +870,41 @@ def _gru_sequence_backward(dh, cache, words=None, V=None):
 
 
 # ----------------------------------------------------------------------------- decoding kernels
-# Test-time steps from a precomputed input part xa = x·Wx + b. A greedy decoder can form
-# W_embed·Wx + b once for the whole vocabulary and pick its rows, instead of one x·Wx per step.
+# Test-time steps from both matrix products done: the input part xa = x·Wx + b and the recurrent
+# part hWh = prev_h·Wh. A greedy decoder forms W_embed·Wx + b once for the whole vocabulary and
+# picks its rows, and gets hWh from the same product as the previous step's scores.
 # No input checks and no cache: callers pass arrays of one dtype with consistent shapes.
 
-def _rnn_step_xa(xa, prev_h, Wh):
-    """next_h = tanh(xa + prev_h·Wh), with xa (N, H), prev_h (N, H), Wh (H, H)."""
+def _rnn_step_xa(xa, hWh):
+    """next_h = tanh(xa + hWh), with xa and hWh of shape (N, H)."""
     # BEGIN SOLUTION
-    next_h = prev_h @ Wh
-    next_h += xa
+    next_h = np.add(xa, hWh)
     with np.errstate(over="ignore"):
         _tanh(next_h, out=next_h)
     # END SOLUTION
     return next_h
 
 
-def _lstm_step_xa(xa, prev_h, prev_c, Wh, scaled=False):
-    """LSTM step from xa (N, 4H), prev_h, prev_c (N, H), Wh (H, 4H); returns next_h, next_c.
-    scaled=True: xa and Wh already carry the factors _lstm_exponents (a decoder scales them once
-    instead of every step)."""
+def _lstm_step_xa(xa, hWh, prev_c, scaled=False):
+    """LSTM step from xa, hWh (N, 4H) and prev_c (N, H); returns next_h, next_c.
+    scaled=True: xa and hWh already carry the factors _lstm_exponents (a decoder scales the table
+    and Wh once instead of every step)."""
     # BEGIN SOLUTION
-    a = prev_h @ Wh
-    a += xa
+    a = np.add(xa, hWh)
     if not scaled:
-        a *= _lstm_exponents(prev_h.shape[1], a.dtype)
-    next_h, next_c, tanh_c = (np.empty_like(prev_h) for _ in range(3))
+        a *= _lstm_exponents(prev_c.shape[1], a.dtype)
+    next_h, next_c, tanh_c = (np.empty_like(prev_c) for _ in range(3))
     _lstm_cell_forward(_by_gate(a), prev_c, next_c, tanh_c, next_h)
     # END SOLUTION
     return next_h, next_c
 
 
-def _gru_step_xa(xa, prev_h, Wh):
-    """GRU step from xa (N, 3H), prev_h (N, H), Wh (H, 3H); returns next_h."""
+def _gru_step_xa(xa, hWh, prev_h):
+    """GRU step from xa, hWh (N, 3H) and prev_h (N, H); returns next_h."""
     # BEGIN SOLUTION
     gates = np.empty((3,) + prev_h.shape, dtype=prev_h.dtype)
     next_h = np.empty_like(prev_h)
-    _gru_cell_forward(xa, prev_h @ Wh, prev_h, gates, next_h)
+    _gru_cell_forward(xa, hWh, prev_h, gates, next_h)
     # END SOLUTION
     return next_h
 

@@ -1,7 +1,7 @@
 """The private fast paths of rnncap.rnn_layers against the public layers (and plain loops).
 
 _temporal_affine_softmax_loss fuses the output layer (scores, loss, their backward) and scores
-only the positions with mask on; the _*_step_xa decoding kernels take a precomputed x·Wx + b.
+only the positions with mask on; the _*_step_xa decoding kernels take precomputed x·Wx + b and h·Wh.
 _sum_rows_by (the embedding scatter-add) and the word-indexed paths (_input_products*,
 _*_sequence* given the caption words, as CaptioningRNN.loss calls them) are checked on words
 repeated far more than 16 times. Expected values come from the public functions' documented
@@ -98,11 +98,18 @@ def test_decoding_kernels_equal_public_steps(dtype, rng):
         xa = x @ Wx + b
         if cell == "lstm":
             want_h, want_c, _ = L.lstm_step_forward(x, h, c, Wx, Wh, b)
-            got_h, got_c = L._lstm_step_xa(xa, h, c, Wh)
+            got_h, got_c = L._lstm_step_xa(xa, h @ Wh, c)
             assert rel(got_c, want_c) < tol and got_c.dtype == dtype
+            # pre-scaled by the kernel's exponent factors, as greedy sampling passes them
+            scale = L._lstm_exponents(H, dtype)
+            got_h2, got_c2 = L._lstm_step_xa(xa * scale, h @ (Wh * scale), c, scaled=True)
+            assert rel(got_h2, want_h) < tol and rel(got_c2, want_c) < tol
+        elif cell == "gru":
+            want_h, _ = L.gru_step_forward(x, h, Wx, Wh, b)
+            got_h = L._gru_step_xa(xa, h @ Wh, h)
         else:
-            want_h, _ = getattr(L, cell + "_step_forward")(x, h, Wx, Wh, b)
-            got_h = getattr(L, "_%s_step_xa" % cell)(xa, h, Wh)
+            want_h, _ = L.rnn_step_forward(x, h, Wx, Wh, b)
+            got_h = L._rnn_step_xa(xa, h @ Wh)
         assert got_h.dtype == dtype
         assert rel(got_h, want_h) < tol, cell
 

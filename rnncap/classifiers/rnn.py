@@ -314,17 +314,22 @@ class CaptioningRNN:
             scale = _lstm_exponents(self.hidden_dim, xa_table.dtype)
             xa_table *= scale
             Wh = Wh * scale
+        # One product per step gives both the scores and the next step's h·Wh.
+        kH = Wh.shape[1]
+        W_next = np.concatenate([Wh, p["W_vocab"]], axis=1)
+        hWh = h @ Wh
         words = np.full(N, self._start)
         done = np.zeros(N, dtype=bool)
         for t in range(max_length):
             xa = xa_table[words]
             if self.cell_type == "lstm":
-                h, c = _lstm_step_xa(xa, h, c, Wh, scaled=True)
+                h, c = _lstm_step_xa(xa, hWh, c, scaled=True)
             elif self.cell_type == "gru":
-                h = _gru_step_xa(xa, h, Wh)
+                h = _gru_step_xa(xa, hWh, h)
             else:
-                h = _rnn_step_xa(xa, h, Wh)
-            scores = h @ p["W_vocab"]
+                h = _rnn_step_xa(xa, hWh)
+            hW = h @ W_next
+            hWh, scores = hW[:, :kH], hW[:, kH:]
             scores += p["b_vocab"]
             words = scores.argmax(axis=1)
             captions[~done, t] = words[~done]
