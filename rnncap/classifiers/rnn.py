@@ -307,14 +307,13 @@ class CaptioningRNN:
         p = self.params
         # Row w of this table is W_embed[w]·Wx + b: one product for the whole vocabulary
         # instead of one x·Wx per step; each step then picks its words' rows.
-        xa_table = p["W_embed"] @ p["Wx"]
-        xa_table += p["b"]
-        Wh = p["Wh"]
+        Wx, b, Wh = p["Wx"], p["b"], p["Wh"]
         if self.cell_type == "lstm":  # the LSTM kernel's exponent factors, once, not per step
-            scale = _lstm_exponents(self.hidden_dim, xa_table.dtype)
-            xa_table *= scale
-            Wh = Wh * scale
-        # One product per step gives both the scores and the next step's h·Wh.
+            scale = _lstm_exponents(self.hidden_dim, Wh.dtype)
+            Wx, b, Wh = Wx * scale, b * scale, Wh * scale
+        xa_table = p["W_embed"] @ Wx
+        xa_table += b
+        # One product per step gives both the next step's h·Wh and the scores.
         kH = Wh.shape[1]
         W_next = np.concatenate([Wh, p["W_vocab"]], axis=1)
         hWh = h @ Wh
