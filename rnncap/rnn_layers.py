@@ -129,6 +129,7 @@ def _input_products(out, xs, Wx, b, words=None, W_embed=None):
       words then share one product, formed for each distinct word and picked by row
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     J, M, C = out.shape
     if words is not None:
         distinct, row_of = np.unique(words, return_inverse=True)
@@ -163,6 +164,7 @@ def _input_products_backward(da, xs, Wx, words=None, V=None):
     - db: Gradient of b, of shape (kH,)
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     da = da.reshape(T * N, -1)
     db = da.sum(axis=0)
@@ -194,6 +196,7 @@ def _sum_rows_by(a, group, n):
     - out: Array of shape (n, C)
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     order = np.argsort(group, kind="stable")
     sorted_group = group[order]
     starts = np.searchsorted(sorted_group, np.arange(n + 1))
@@ -356,6 +359,7 @@ def _rnn_sequence(xs, h0, Wx, Wh, b, words=None, W_embed=None):
     """rnn_forward after its input checks, from time-major inputs xs of shape (T, N, D); words
     (T * N,) and W_embed: see _input_products (the model passes its captions' word indices)."""
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     H = h0.shape[1]
     hs = np.empty((T + 1, N, H), dtype=xs.dtype)
@@ -396,6 +400,7 @@ def _rnn_sequence_backward(dh, cache, words=None, V=None):
     output is dW_embed (V, D) instead of dx (see _input_products_backward)."""
     xs, hs, Wx, Wh = cache
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     H = hs.shape[2]
     da = np.empty((T, N, H), dtype=hs.dtype)  # gradient of the pre-activation of every step
@@ -436,6 +441,7 @@ def _lstm_cell_forward(z, prev_c, next_c, tanh_c, next_h):
       and o * tanh(next_c)
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     with np.errstate(over="ignore"):
         np.exp(z, out=z)
         z += 1
@@ -462,6 +468,7 @@ def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, next_h, da, dpr
     - dprev_c: Output, gradient of prev_c, of shape (N, H); it may be the same array as dnext_c
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     i, f, o, g = gates
     di, df, do, dg = _by_gate(da)
     # Products are built in contiguous scratch; only each gate's last one writes into da.
@@ -586,6 +593,7 @@ def _lstm_sequence(xs, h0, Wx, Wh, b, words=None, W_embed=None):
     """lstm_forward after its input checks, from time-major inputs xs of shape (T, N, D); words
     (T * N,) and W_embed: see _input_products (the model passes its captions' word indices)."""
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     H = h0.shape[1]
     scale = _lstm_exponents(H, xs.dtype)  # scaled weights give the kernel's exponents directly
@@ -631,6 +639,7 @@ def _lstm_sequence_backward(dh, cache, words=None, V=None):
     output is dW_embed (V, D) instead of dx (see _input_products_backward)."""
     xs, hs, cs, gates, tanh_cs, Wx, Wh = cache
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     H = hs.shape[2]
     da = np.empty((T, N, 4 * H), dtype=hs.dtype)  # gradient of the pre-activations, every step
@@ -661,6 +670,7 @@ def _gru_cell_forward(xa, hWh, prev_h, gates, next_h):
     - next_h: Output, (1 - z) * n + z * prev_h, of shape (N, H)
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     r, z, n = gates
     xa, hWh = _by_gate(xa, 3), _by_gate(hWh, 3)
     with np.errstate(over="ignore"):
@@ -688,6 +698,7 @@ def _gru_cell_backward(dnext_h, prev_h, gates, hWh_n, dxa, dhWh, dprev_h):
     - dprev_h: Output, the direct part dnext_h * z of prev_h's gradient, of shape (N, H)
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     r, z, n = gates
     dxa, dhWh = _by_gate(dxa, 3), _by_gate(dhWh, 3)
     # Products are built in contiguous scratch; only the last ones write into dxa and dhWh.
@@ -809,6 +820,7 @@ def _gru_sequence(xs, h0, Wx, Wh, b, words=None, W_embed=None):
     """gru_forward after its input checks, from time-major inputs xs of shape (T, N, D); words
     (T * N,) and W_embed: see _input_products (the model passes its captions' word indices)."""
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     H = h0.shape[1]
     xa = np.empty((T, N, 3 * H), dtype=xs.dtype)  # x·Wx + b of every step
@@ -851,6 +863,7 @@ def _gru_sequence_backward(dh, cache, words=None, V=None):
     output is dW_embed (V, D) instead of dx (see _input_products_backward)."""
     xs, hs, gates, hWh_ns, Wx, Wh = cache
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     T, N, D = xs.shape
     H = hs.shape[2]
     dxa = np.empty((T, N, 3 * H), dtype=hs.dtype)  # gradients of x·Wx + b and of prev_h·Wh
@@ -878,6 +891,7 @@ def _gru_sequence_backward(dh, cache, words=None, V=None):
 def _rnn_step_xa(xa, hWh):
     """next_h = tanh(xa + hWh), with xa and hWh of shape (N, H)."""
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     next_h = np.add(xa, hWh)
     with np.errstate(over="ignore"):
         _tanh(next_h, out=next_h)
@@ -890,6 +904,7 @@ def _lstm_step_xa(xa, hWh, prev_c, scaled=False):
     scaled=True: xa and hWh already carry the factors _lstm_exponents (a decoder scales the table
     and Wh once instead of every step)."""
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     a = np.add(xa, hWh)
     if not scaled:
         a *= _lstm_exponents(prev_c.shape[1], a.dtype)
@@ -902,6 +917,7 @@ def _lstm_step_xa(xa, hWh, prev_c, scaled=False):
 def _gru_step_xa(xa, hWh, prev_h):
     """GRU step from xa, hWh (N, 3H) and prev_h (N, H); returns next_h."""
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     gates = np.empty((3,) + prev_h.shape, dtype=prev_h.dtype)
     next_h = np.empty_like(prev_h)
     _gru_cell_forward(xa, hWh, prev_h, gates, next_h)
@@ -1075,6 +1091,7 @@ def _temporal_affine_softmax_loss(x, w, b, y, mask, block_rows=1024):
     - db: Gradient of b, of shape (M,)
     """
     # BEGIN SOLUTION
+    # HINT: optional, not graded: a fast path of the reference library that your code does not call
     N, T, D = x.shape
     x_flat = x.reshape(N * T, D)
     y_flat = y.reshape(N * T)

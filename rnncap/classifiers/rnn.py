@@ -13,16 +13,24 @@ from ..rnn_layers import (
     _rnn_sequence, _rnn_sequence_backward, _rnn_step_xa,
     _temporal_affine_softmax_loss,
     affine_forward,
-    gru_step_forward, lstm_step_forward, rnn_step_forward,
+    gru_backward, gru_forward, gru_step_forward,
+    lstm_backward, lstm_forward, lstm_step_forward,
+    rnn_backward, rnn_forward, rnn_step_forward,
     word_embedding_forward,
 )
 
-# cell type -> (gate multiplier k: the cell's weights are (., kH), the sequence forward and
-# backward behind the public *_forward / *_backward, which take the caption words)
+# cell type -> (gate multiplier k: the cell's weights are (., kH), sequence forward, backward)
 _CELLS = {
-    "rnn": (1, _rnn_sequence, _rnn_sequence_backward),
-    "lstm": (4, _lstm_sequence, _lstm_sequence_backward),
-    "gru": (3, _gru_sequence, _gru_sequence_backward),
+    "rnn": (1, rnn_forward, rnn_backward),
+    "lstm": (4, lstm_forward, lstm_backward),
+    "gru": (3, gru_forward, gru_backward),
+}
+# The same sequences behind the public functions, taking the caption words as well: loss() uses
+# these to share the input products of repeated words.
+_WORD_SEQUENCES = {
+    "rnn": (_rnn_sequence, _rnn_sequence_backward),
+    "lstm": (_lstm_sequence, _lstm_sequence_backward),
+    "gru": (_gru_sequence, _gru_sequence_backward),
 }
 
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
@@ -228,6 +236,7 @@ class CaptioningRNN:
             # forms x·Wx, and backward dW_embed and dWx, once per distinct word (the same
             # values as the public *_forward / *_backward and word_embedding_backward).
             words = captions_in.T
+            cell_forward, cell_backward = _WORD_SEQUENCES[self.cell_type]
             xs, _ = word_embedding_forward(words, p["W_embed"])
             if not (np.isfinite(xs).all() and np.isfinite(h0).all()):
                 return self._nonfinite()  # what the public *_forward input checks would catch
