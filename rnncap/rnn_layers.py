@@ -10,8 +10,10 @@ Sequence functions use one GEMM for x·Wx over all time steps and accumulate dWx
 each after the backward loop; step functions are the same math for a single step. Their caches
 are time-major, (T, N, ...), so that every step works on contiguous slices; the per-step cell
 math lives in private kernels that write into preallocated arrays. Private fast paths for the
-model: the decoding steps _*_step_xa (from precomputed x·Wx + b and h·Wh) and the fused output layer
-_temporal_affine_softmax_loss. benchmarks/bench_model.py times all of this against PyTorch.
+model: the sequences given the caption words (_*_sequence, _*_sequence_backward: repeated words
+share x·Wx and backward's products, see _input_products*), the decoding steps _*_step_xa (from
+precomputed x·Wx + b and h·Wh) and the fused output layer _temporal_affine_softmax_loss.
+benchmarks/bench_model.py times all of this against PyTorch.
 """
 import numpy as np
 

@@ -236,11 +236,12 @@ class CaptioningRNN:
             # forms x·Wx, and backward dW_embed and dWx, once per distinct word (the same
             # values as the public *_forward / *_backward and word_embedding_backward).
             words = captions_in.T
-            cell_forward, cell_backward = _WORD_SEQUENCES[self.cell_type]
+            cell_forward, cell_backward = _WORD_SEQUENCES[self.cell_type]  # instead of _CELLS'
             xs, _ = word_embedding_forward(words, p["W_embed"])
+            xs_words = words.ravel()  # the word of each row of xs, (T * N,)
             if not (np.isfinite(xs).all() and np.isfinite(h0).all()):
                 return self._nonfinite()  # what the public *_forward input checks would catch
-            h, cache_cell = cell_forward(xs, h0, p["Wx"], p["Wh"], p["b"], words.ravel(),
+            h, cache_cell = cell_forward(xs, h0, p["Wx"], p["Wh"], p["b"], xs_words,
                                          p["W_embed"])
             # Output layer, softmax loss and their backward in one pass, scoring only the
             # positions whose target is a word (the same as temporal_affine_forward,
@@ -250,7 +251,7 @@ class CaptioningRNN:
             if not np.isfinite(loss):
                 return self._nonfinite()
             grads["W_embed"], dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(
-                dh, cache_cell, words.ravel(), self.vocab_size)
+                dh, cache_cell, xs_words, self.vocab_size)
             # affine_backward's dW and db; its dx, the features' gradient, is not needed.
             grads["W_proj"], grads["b_proj"] = features.T @ dh0, dh0.sum(axis=0)
             # END SOLUTION
