@@ -257,6 +257,18 @@ def test_round_trip_restores_the_library_and_grades_like_it(student, tmp_path, c
     assert rows["affine_forward"][0] == rows["rnn_step_backward"][0] == rows["adam"][0] == "pass"
 
 
+def test_model_skeleton_gives_students_the_public_cell_layers():
+    # CaptioningRNN.loss sets cell_forward / cell_backward from _CELLS outside its region, so the
+    # student copy keeps that line: it must name the layers students write, not a private fast
+    # path that stays a stub in their copy.
+    from rnncap import rnn_layers
+    from rnncap.classifiers import rnn
+    for cell in ("rnn", "lstm", "gru"):
+        _, forward, backward = rnn._CELLS[cell]
+        assert forward is getattr(rnn_layers, cell + "_forward")
+        assert backward is getattr(rnn_layers, cell + "_backward")
+
+
 def test_every_public_function_with_a_region_has_a_grader_row():
     rows, unchecked = grader.graded_checks()
     assert unchecked == []
