@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from rnncap import gradcheck
+from rnncap import checks
 from rnncap.cli import main
 
 
 def test_every_layer_check_passes_and_prints_a_table(capsys):
     assert main(["gradcheck", "--layers-only"]) == 0
     out = capsys.readouterr().out
-    for name, _ in gradcheck.LAYER_CHECKS:
+    for name, _ in checks.LAYER_CHECKS:
         assert name in out
     assert "10 passed, 0 failed" in out
 
@@ -30,8 +30,8 @@ def test_a_broken_backward_is_reported_and_fails(monkeypatch, capsys):
 
 
 def test_results_are_deterministic_for_a_seed():
-    first = gradcheck.run_checks(gradcheck.LAYER_CHECKS[:3], seed=3)
-    second = gradcheck.run_checks(gradcheck.LAYER_CHECKS[:3], seed=3)
+    first = checks.run_checks(checks.LAYER_CHECKS[:3], seed=3)
+    second = checks.run_checks(checks.LAYER_CHECKS[:3], seed=3)
     assert first == second
     assert all(ok for _, _, ok in first)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import exercise
-from .gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
+from ..gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 
 VALUE_TOL = 1e-6
 GRAD_TOL = 1e-6
@@ -362,7 +362,7 @@ def run_student(root, cases, timeout):
 def graded_checks():
     """The CHECKS rows whose function holds a solution region in the reference source, and the
     public functions with regions that no check covers."""
-    functions = exercise.package_functions(Path(__file__).resolve().parent)
+    functions = exercise.package_functions(Path(__file__).resolve().parents[1])
     rows = [c for c in CHECKS if (c[0], c[1]) in functions]
     covered = {(c[0], c[1]) for c in CHECKS}
     unchecked = sorted(q for m, q in functions - covered if not q.split(".")[-1].startswith("_"))
@@ -417,7 +417,7 @@ def grade(root, seed=0, timeout=300):
         except NotImplementedError as e:
             raise ValueError("the rnncap running the grader (%s) is itself a student copy (%s); "
                              "grade with the instructor's full library"
-                             % (Path(__file__).resolve().parent, e))
+                             % (Path(__file__).resolve().parents[1], e))
     status, arrays = run_student(root, cases, timeout)
     results = [_judge(judges[name], status, arrays, name) for _, name, _ in rows]
     return results, unchecked
