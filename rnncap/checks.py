@@ -1,12 +1,16 @@
-"""Numeric gradient checks of every layer (and the captioning model), as a list of named checks.
+"""The one registry of gradient checks: every public layer of rnn_layers and CaptioningRNN.loss.
 
-Each check builds small float64 inputs from its own seeded Generator, runs forward and backward,
-and returns the maximum relative error between the analytic and the centred-difference gradients
-over all of the backward's outputs. `rnncap gradcheck` prints them as a table.
+Each check names the layer's forward and backward (looked up in rnncap.rnn_layers when it runs),
+builds small float64 inputs from a seeded Generator, says which inputs are differentiated, and
+carries the threshold of `rnncap gradcheck`. The same inputs feed `rnncap gradcheck`
+(run_checks), the grader (rnncap.teaching.grader) and the tests; only the public forward/backward
+API is used, never a cache's contents.
 """
+from collections import namedtuple
+
 import numpy as np
 
-from . import rnn_layers as L
+from . import rnn_layers
 from .gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 THRESHOLD = 1e-6
@@ -14,144 +18,171 @@ THRESHOLD = 1e-6
 # which the element-wise relative error magnifies, so it gets a looser bar.
 MODEL_THRESHOLD = 1e-5
 
+# name: the check's name; forward, backward: names in rnn_layers (backward None: forward is a loss
+# returning (loss, dx)); inputs(rng) -> list of forward's arguments; n_out: forward's outputs
+# before the cache; wrt: indices of the inputs backward returns gradients for, in order; bare:
+# backward returns one array instead of a tuple.
+LayerCheck = namedtuple("LayerCheck", "name forward backward inputs n_out wrt bare threshold")
+# cell_type: CaptioningRNN's cell; its inputs come from model_inputs.
+ModelCheck = namedtuple("ModelCheck", "name cell_type threshold")
 
-def _max_error(forward, backward, args, upstream_shape_of=None, rng=None):
-    """Max rel error over every gradient backward returns, for forward(*args) -> (out, cache)."""
-    out, cache = forward(*args)
-    dout = rng.standard_normal(np.shape(out))
-    analytic = backward(dout, cache)
-    errors = []
-    for i, grad in enumerate(analytic):
-        def f(z, i=i):
-            a = list(args)
-            a[i] = z
-            return forward(*a)[0]
-        errors.append(rel_error(grad, eval_numerical_gradient_array(f, args[i], dout)))
-    return max(errors)
+WORDS = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3, "dog": 4, "a": 5}
+MODEL_SIZES = dict(input_dim=3, wordvec_dim=3, hidden_dim=4)
+CELL_TYPES = ("rnn", "lstm", "gru")
 
 
-def _cell_args(rng, k, N=3, D=5, H=4, T=None):
-    x_shape = (N, D) if T is None else (N, T, D)
-    return [rng.standard_normal(x_shape), rng.standard_normal((N, H)),
-            0.5 * rng.standard_normal((D, k * H)), 0.5 * rng.standard_normal((H, k * H)),
-            0.5 * rng.standard_normal(k * H)]
+# ----------------------------------------------------------------------------- inputs
+
+def cell_inputs(rng, k, T=None, lstm_c=False, N=3, D=5, H=4):
+    """x, prev_h (or h0), [prev_c,] Wx, Wh, b for a cell with k gates (a sequence when T)."""
+    x = rng.standard_normal((N, D) if T is None else (N, T, D))
+    h = rng.standard_normal((N, H))
+    c = [rng.standard_normal((N, H))] if lstm_c else []
+    return [x, h] + c + [0.5 * rng.standard_normal((D, k * H)),
+                         0.5 * rng.standard_normal((H, k * H)), 0.5 * rng.standard_normal(k * H)]
 
 
-def check_affine(rng):
-    args = [rng.standard_normal((3, 2, 3)), rng.standard_normal((6, 4)), rng.standard_normal(4)]
-    return _max_error(L.affine_forward, L.affine_backward, args, rng=rng)
+def affine_inputs(rng):
+    """x (N, d_1, d_2), w (D, M), b (M,)."""
+    return [rng.standard_normal((3, 2, 3)), rng.standard_normal((6, 4)), rng.standard_normal(4)]
 
 
-def check_rnn_step(rng):
-    return _max_error(L.rnn_step_forward, L.rnn_step_backward, _cell_args(rng, 1), rng=rng)
+def word_embedding_inputs(rng):
+    """x (N, T) word indices, W (V, D)."""
+    return [rng.integers(0, 5, size=(3, 4)), rng.standard_normal((5, 6))]
 
 
-def check_rnn(rng):
-    return _max_error(L.rnn_forward, L.rnn_backward, _cell_args(rng, 1, T=4), rng=rng)
+def temporal_affine_inputs(rng):
+    """x (N, T, D), w (D, M), b (M,)."""
+    return [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)]
 
 
-def check_gru_step(rng):
-    return _max_error(L.gru_step_forward, L.gru_step_backward, _cell_args(rng, 3), rng=rng)
-
-
-def check_gru(rng):
-    return _max_error(L.gru_forward, L.gru_backward, _cell_args(rng, 3, T=4), rng=rng)
-
-
-def check_lstm(rng):
-    return _max_error(L.lstm_forward, L.lstm_backward, _cell_args(rng, 4, T=4), rng=rng)
-
-
-def check_lstm_step(rng):
-    x, h, Wx, Wh, b = _cell_args(rng, 4)
-    c = rng.standard_normal(h.shape)
-
-    def forward(x, h, c, Wx, Wh, b):
-        next_h, next_c, cache = L.lstm_step_forward(x, h, c, Wx, Wh, b)
-        return np.concatenate([next_h, next_c], axis=1), cache
-
-    def backward(dout, cache):
-        H = dout.shape[1] // 2
-        return L.lstm_step_backward(dout[:, :H], dout[:, H:], cache)
-
-    return _max_error(forward, backward, [x, h, c, Wx, Wh, b], rng=rng)
-
-
-def check_word_embedding(rng):
-    x = rng.integers(0, 5, size=(3, 4))
-    W = rng.standard_normal((5, 6))
-    out, cache = L.word_embedding_forward(x, W)
-    dout = rng.standard_normal(out.shape)
-    dW_num = eval_numerical_gradient_array(lambda z: L.word_embedding_forward(x, z)[0], W, dout)
-    return rel_error(L.word_embedding_backward(dout, cache), dW_num)
-
-
-def check_temporal_affine(rng):
-    args = [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)]
-    return _max_error(L.temporal_affine_forward, L.temporal_affine_backward, args, rng=rng)
-
-
-def check_temporal_softmax_loss(rng):
+def temporal_softmax_loss_inputs(rng):
+    """x (N, T, V) scores, y (N, T) targets, mask (N, T) with a fully masked row."""
     x = rng.standard_normal((3, 4, 6))
     y = rng.integers(0, 6, size=(3, 4))
     mask = rng.random((3, 4)) > 0.3
     mask[0] = False  # a fully masked row
-    _, dx = L.temporal_softmax_loss(x, y, mask)
-    dx_num = eval_numerical_gradient(lambda z: L.temporal_softmax_loss(z, y, mask)[0], x,
-                                     verbose=False)
-    return rel_error(dx, dx_num)
+    return [x, y, mask]
 
 
-def check_model(cell_type):
-    """Gradient check of CaptioningRNN.loss for one cell type (float64, tiny sizes)."""
-    def check(rng):
-        from .classifiers.rnn import CaptioningRNN
-        word_to_idx = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3, "dog": 4, "a": 5}
-        model = CaptioningRNN(word_to_idx, input_dim=4, wordvec_dim=3, hidden_dim=5,
-                              cell_type=cell_type, dtype=np.float64)
-        for k, v in model.params.items():
-            model.params[k] = 0.5 * rng.standard_normal(v.shape)
-        features = rng.standard_normal((2, 4))
-        captions = rng.integers(0, 6, size=(2, 5))
-        captions[1, 3:] = 0  # padding, so the mask matters
-        _, grads = model.loss(features, captions)
-        errors = []
-        for name in sorted(model.params):
-            f = lambda _: model.loss(features, captions)[0]
-            num = eval_numerical_gradient(f, model.params[name], verbose=False)
-            errors.append(rel_error(num, grads[name]))
-        return max(errors)
-    return check
+def seeded_model(rng, cell_type, scale=0.5):
+    """A float64 CaptioningRNN(WORDS, **MODEL_SIZES) with params scale * rng.standard_normal,
+    drawn in sorted name order (the global np.random, used by the constructor, is restored)."""
+    from .classifiers.rnn import CaptioningRNN
+
+    state = np.random.get_state()
+    try:
+        model = CaptioningRNN(WORDS, cell_type=cell_type, dtype=np.float64, **MODEL_SIZES)
+    finally:
+        np.random.set_state(state)
+    model.params = {k: scale * rng.standard_normal(v.shape)
+                    for k, v in sorted(model.params.items())}
+    return model
+
+
+def model_inputs(rng, cell_type):
+    """(model, features (2, D), captions (2, 5)) for CaptioningRNN.loss; the second caption is
+    padded with <NULL>, so the mask matters."""
+    model = seeded_model(rng, cell_type, 0.5)
+    features = rng.standard_normal((2, MODEL_SIZES["input_dim"]))
+    captions = rng.integers(0, len(WORDS), size=(2, 5))
+    captions[1, 3:] = WORDS["<NULL>"]
+    return model, features, captions
+
+
+def _check(name, inputs, n_out=1, wrt=(0, 1, 2, 3, 4), bare=False):
+    return LayerCheck(name, name + "_forward", name + "_backward", inputs, n_out, wrt, bare,
+                      THRESHOLD)
 
 
 LAYER_CHECKS = [
-    ("affine", check_affine),
-    ("rnn_step", check_rnn_step),
-    ("rnn", check_rnn),
-    ("lstm_step", check_lstm_step),
-    ("lstm", check_lstm),
-    ("gru_step", check_gru_step),
-    ("gru", check_gru),
-    ("word_embedding", check_word_embedding),
-    ("temporal_affine", check_temporal_affine),
-    ("temporal_softmax_loss", check_temporal_softmax_loss),
+    _check("affine", affine_inputs, wrt=(0, 1, 2)),
+    _check("rnn_step", lambda rng: cell_inputs(rng, 1)),
+    _check("rnn", lambda rng: cell_inputs(rng, 1, T=4)),
+    _check("lstm_step", lambda rng: cell_inputs(rng, 4, lstm_c=True), n_out=2,
+           wrt=(0, 1, 2, 3, 4, 5)),
+    _check("lstm", lambda rng: cell_inputs(rng, 4, T=4)),
+    _check("gru_step", lambda rng: cell_inputs(rng, 3)),
+    _check("gru", lambda rng: cell_inputs(rng, 3, T=4)),
+    _check("word_embedding", word_embedding_inputs, wrt=(1,), bare=True),
+    _check("temporal_affine", temporal_affine_inputs, wrt=(0, 1, 2)),
+    LayerCheck("temporal_softmax_loss", "temporal_softmax_loss", None,
+               temporal_softmax_loss_inputs, 1, (0,), True, THRESHOLD),
 ]
 
-MODEL_CHECKS = [("CaptioningRNN[%s]" % c, check_model(c), MODEL_THRESHOLD)
-                for c in ("rnn", "lstm", "gru")]
+MODEL_CHECKS = [ModelCheck("CaptioningRNN[%s]" % c, c, MODEL_THRESHOLD) for c in CELL_TYPES]
+
+
+# ----------------------------------------------------------------------------- numeric gradients
+
+def numeric_grads(forward, args, wrt, douts):
+    """Centred-difference gradients of sum_k <forward(*args)[k], douts[k]> w.r.t. each args[i],
+    i in wrt (args are left as they were)."""
+    grads = []
+    for i in wrt:
+        total = 0
+        for k, dout in enumerate(douts):
+            def f(z, i=i, k=k):
+                a = list(args)
+                a[i] = z
+                return forward(*a)[k]
+            total = total + eval_numerical_gradient_array(f, args[i].copy(), dout)
+        grads.append(total)
+    return grads
+
+
+def loss_numeric_grad(check, args):
+    """Centred-difference gradient of a loss check's scalar loss w.r.t. args[0]."""
+    loss_fn = getattr(rnn_layers, check.forward)
+    return eval_numerical_gradient(lambda z: loss_fn(z, *args[1:])[0], args[0].copy(),
+                                   verbose=False)
+
+
+def model_numeric_grads(model, features, captions):
+    """{param name: centred-difference gradient of model.loss(features, captions)[0]}."""
+    return {name: eval_numerical_gradient(lambda _: model.loss(features, captions)[0],
+                                          model.params[name], verbose=False)
+            for name in model.params}
+
+
+# ----------------------------------------------------------------------------- running checks
+
+def layer_error(check, rng):
+    """Max relative error between a layer's backward and the numeric gradients of its forward."""
+    args = check.inputs(rng)
+    forward = getattr(rnn_layers, check.forward)
+    if check.backward is None:
+        return rel_error(forward(*args)[1], loss_numeric_grad(check, args))
+    result = forward(*args)
+    douts = [rng.standard_normal(np.shape(o)) for o in result[:check.n_out]]
+    analytic = getattr(rnn_layers, check.backward)(*douts, result[check.n_out])
+    analytic = [analytic] if check.bare else list(analytic)
+    numeric = numeric_grads(forward, args, check.wrt, douts)
+    return max(rel_error(a, n) for a, n in zip(analytic, numeric))
+
+
+def model_error(check, rng):
+    """Max relative error between CaptioningRNN.loss's grads and the numeric gradients."""
+    model, features, captions = model_inputs(rng, check.cell_type)
+    _, grads = model.loss(features, captions)
+    numeric = model_numeric_grads(model, features, captions)
+    return max(rel_error(numeric[name], grads[name]) for name in sorted(numeric))
 
 
 def run_checks(checks, seed=0):
-    """Run (name, check[, threshold]) tuples; returns a list of (name, max_rel_error, passed).
+    """Run LayerCheck / ModelCheck entries; returns a list of (name, max_rel_error, passed).
 
-    A check whose layer raises NotImplementedError (a student copy) gets error None and fails.
+    Each check draws from its own Generator seeded with `seed`. A check whose layer raises
+    NotImplementedError (a student copy) gets error None and fails.
     """
     results = []
-    for name, check, *threshold in checks:
+    for check in checks:
+        run = model_error if isinstance(check, ModelCheck) else layer_error
         try:
-            err = check(np.random.default_rng(seed))
+            err = run(check, np.random.default_rng(seed))
         except NotImplementedError:
-            results.append((name, None, False))
+            results.append((check.name, None, False))
             continue
-        results.append((name, err, bool(err < (threshold[0] if threshold else THRESHOLD))))
+        results.append((check.name, err, bool(err < check.threshold)))
     return results
