@@ -4,7 +4,7 @@ Images are chosen by index (--index 3 17 42) or at random (--num N, drawn with a
 np.random.Generator seeded by --seed). Decoding is greedy (default), beam search (--beam-size K)
 or temperature sampling (--temperature T, random numbers from the same private Generator).
 """
-from rnncap.training import add_data_argument, one_line_os_errors
+from rnncap.commands.common import add_data_argument, one_line_os_errors
 
 
 def configure(parser):
@@ -83,7 +83,7 @@ def choose_images(data, split, indices, num, rng):
     """
     import numpy as np
 
-    from rnncap.training import split_images
+    from rnncap.commands.common import split_images
 
     available = split_images(data, split)
     if indices is None:
@@ -104,7 +104,7 @@ def run(args):
     import numpy as np
 
     from rnncap.plots import plot_captions_grid
-    from rnncap.training import (caption_text, check_model_fits_data, check_split,
+    from rnncap.commands.common import (caption_text, check_model_fits_data, check_split,
                                  data_of_checkpoint, load_data, load_images, load_model,
                                  output_path, reference_captions)
 

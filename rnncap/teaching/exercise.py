@@ -179,7 +179,7 @@ def dump_notebook(nb):
 
 def source_root():
     """The checkout holding the imported rnncap (the parent of the package, with pyproject.toml)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
         raise FileNotFoundError("rnncap at %s is not a source checkout (no pyproject.toml next to "
                                 "the package); pass --source CLONE" % root)
