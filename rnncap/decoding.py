@@ -1,8 +1,8 @@
 """Decoders beyond greedy for CaptioningRNN: beam search and temperature sampling.
 
 Both drive the model one step at a time: model._initial_state(features) gives the first hidden
-(and LSTM cell) state, and model._step(words, h, c) -> (scores, h, c) advances every row by one
-word. Log-probabilities are accumulated in float64 whatever the model's dtype. Neither touches
+state, LSTM cell state and (attention LSTM) projected grid A, and model._step(words, h, c, A) ->
+(scores, h, c, attention weights) advances every row by one word. Log-probabilities are accumulated in float64 whatever the model's dtype. Neither touches
 the global np.random.
 """
 import numpy as np
@@ -27,7 +27,7 @@ def beam_search(model, features, beam_size=3, max_length=30, length_norm=False):
 
     Inputs:
     - model: A CaptioningRNN (its vocabulary must contain '<START>')
-    - features: Image features of shape (N, D)
+    - features: Image features of shape (N, D), or (N, C, G, G) for an attention model
     - beam_size: Number K of hypotheses kept per image
     - max_length: Maximum number T of generated words
     - length_norm: If True, finished captions are ranked by log-probability divided by their
@@ -44,23 +44,26 @@ def beam_search(model, features, beam_size=3, max_length=30, length_norm=False):
     N = features.shape[0]
     captions = np.full((N, max_length), model._null, dtype=np.int32)
     log_probs = np.zeros(N)
-    h0, c0 = model._initial_state(features)
+    h0, c0, A0 = model._initial_state(features)
     for i in range(N):
         c = None if c0 is None else c0[i:i + 1]
-        words, log_probs[i] = _beam_one(model, h0[i:i + 1], c, beam_size, max_length, length_norm)
+        A = None if A0 is None else A0[i:i + 1]
+        words, log_probs[i] = _beam_one(model, h0[i:i + 1], c, A, beam_size, max_length,
+                                        length_norm)
         captions[i, :len(words)] = words
     return captions, log_probs
 
 
-def _beam_one(model, h, c, beam_size, max_length, length_norm):
-    """Beam search for one image from state h, c of shape (1, H); returns (words, log_prob)."""
+def _beam_one(model, h, c, A, beam_size, max_length, length_norm):
+    """Beam search for one image from state h, c of shape (1, H) and grid A (1, H, G, G) or
+    None; returns (words, log_prob)."""
     words = np.array([model._start])
     seqs = np.zeros((1, 0), dtype=np.int64)     # (B, t) the live hypotheses
     totals = np.zeros(1)                         # (B,) their log-probabilities
     finished = []                                # (words, log_prob) pairs
     width = beam_size
     for _ in range(max_length):
-        scores, h, c = model._step(words, h, c)
+        scores, h, c, _ = model._step(words, h, c, A)
         candidates = totals[:, None] + log_softmax(scores.astype(np.float64))   # (B, V)
         V = candidates.shape[1]
         best = np.argsort(-candidates.ravel(), kind="stable")[:width]
@@ -76,6 +79,7 @@ def _beam_one(model, h, c, beam_size, max_length, length_norm):
         seqs, totals, words = seqs[live], totals[live], words[live]
         h = h[beam_idx[live]]
         c = None if c is None else c[beam_idx[live]]
+        A = None if A is None else A[beam_idx[live]]
     else:
         finished.extend(zip(seqs, totals))      # ran out of length: live ones count too
 
@@ -96,7 +100,7 @@ def temperature_sample(model, features, temperature=1.0, max_length=30, rng=None
 
     Inputs:
     - model: A CaptioningRNN (its vocabulary must contain '<START>')
-    - features: Image features of shape (N, D)
+    - features: Image features of shape (N, D), or (N, C, G, G) for an attention model
     - temperature: Positive float tau
     - max_length: Maximum number T of generated words
     - rng: A np.random.Generator, an int seed for a new one, or None for a fresh unseeded one;
@@ -116,11 +120,11 @@ def temperature_sample(model, features, temperature=1.0, max_length=30, rng=None
     features = model._prepare_sampling(features, max_length)
     N = features.shape[0]
     captions = np.full((N, max_length), model._null, dtype=np.int32)
-    h, c = model._initial_state(features)
+    h, c, A = model._initial_state(features)
     words = np.full(N, model._start)
     done = np.zeros(N, dtype=bool)
     for t in range(max_length):
-        scores, h, c = model._step(words, h, c)
+        scores, h, c, _ = model._step(words, h, c, A)
         probs = np.exp(log_softmax(scores.astype(np.float64) / temperature))
         # Inverse-CDF draw: the first word whose cumulative probability exceeds u.
         u = rng.random((N, 1))

@@ -1,8 +1,8 @@
 """Recurrent layers with hand-written backward passes (the CS231n assignment-3 API).
 
 Read this file top to bottom to learn backpropagation through time:
-  affine -> vanilla RNN step -> RNN over a sequence -> LSTM -> GRU -> word embedding ->
-  temporal affine -> temporal softmax loss.
+  affine -> vanilla RNN step -> RNN over a sequence -> LSTM -> GRU -> attention LSTM ->
+  word embedding -> temporal affine -> temporal softmax loss.
 
 Every forward returns (out, cache) and every backward takes (dout, cache); the cache is a plain
 tuple of the values the backward pass needs. A sequence forward is a loop over its step forward,
@@ -10,7 +10,8 @@ and a sequence backward is a loop over its step backward that adds up the weight
 every step (backpropagation through time). Outputs keep the input dtype (float32 stays float32).
 Public forwards check their inputs and raise ValueError naming the argument.
 
-Notation: N minibatch size, T time steps, D input size, H hidden size, V vocabulary size.
+Notation: N minibatch size, T time steps, D input size, H hidden size, V vocabulary size,
+D_a x D_a the grid of feature vectors an attention model looks at.
 The gates sit side by side along the last axis of the pre-activation `a`:
   LSTM (4H): i, f, o, g        GRU (3H): r, z, n
 
@@ -27,6 +28,8 @@ __all__ = [
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
     "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward",
+    "dot_product_attention_forward", "dot_product_attention_backward",
+    "attention_step_forward", "attention_step_backward", "attention_forward", "attention_backward",
     "word_embedding_forward", "word_embedding_backward",
     "temporal_affine_forward", "temporal_affine_backward",
     "temporal_softmax_loss",
@@ -502,6 +505,223 @@ def gru_backward(dh, cache):
     return dx, dh0, dWx, dWh, db
 
 
+# ----------------------------------------------------------------------------- attention LSTM
+# Show, Attend and Tell: before every step the LSTM looks at a grid of feature vectors A and
+# takes a weighted average of them, with weights chosen by how well each one matches prev_h.
+
+def dot_product_attention_forward(prev_h, A):
+    """Scaled dot-product attention of a hidden state over a D_a x D_a grid of vectors:
+
+        scores[n, i, j] = prev_h[n] · A[n, :, i, j] / sqrt(H)    how well location (i, j) matches
+        attn_weights[n] = softmax of scores[n] over all D_a * D_a locations
+        attn[n] = sum over (i, j) of attn_weights[n, i, j] * A[n, :, i, j]
+
+    Dividing by sqrt(H) keeps the scores near unit scale whatever H is, so the softmax does not
+    saturate (a dot product of two random H-vectors grows like sqrt(H)).
+
+    Inputs:
+    - prev_h: The LSTM hidden state from the previous timestep, of shape (N, H)
+    - A: Projected image features, one H-vector at each of D_a x D_a locations, of shape
+      (N, H, D_a, D_a)
+
+    Returns a tuple of:
+    - attn: Attention embedding, the weighted average of the grid's vectors, of shape (N, H)
+    - attn_weights: Attention weights, of shape (N, D_a, D_a); each example's sum to 1
+    - cache: Whatever your backward pass needs
+    """
+    prev_h, A = _check_attention(prev_h, A)
+    # BEGIN SOLUTION
+    # HINT: view the grid as (N, H, L) with L = D_a * D_a; batched matmul gives every example's scores (N, L) and attn at once; softmax over L (log_softmax above is stable); keep prev_h, the flattened grid and the weights
+    N, H, D_a, _ = A.shape
+    A_flat = A.reshape(N, H, D_a * D_a)  # column l is location (l // D_a, l % D_a)
+    scores = (prev_h[:, None, :] @ A_flat)[:, 0] / H ** 0.5  # (N, L)
+    weights = np.exp(log_softmax(scores, axis=1))  # (N, L)
+    attn = (A_flat @ weights[:, :, None])[:, :, 0]  # (N, H)
+    attn_weights = weights.reshape(N, D_a, D_a)
+    cache = (prev_h, A, weights)
+    # END SOLUTION
+    return attn, attn_weights, cache
+
+
+def dot_product_attention_backward(dattn, cache):
+    """Backward pass for dot_product_attention_forward.
+
+    The gradient reaches A twice: through the weighted sum (attn) and through the scores that
+    chose the weights; prev_h gets it only through the scores.
+
+    Inputs:
+    - dattn: Gradient of the attention embedding, of shape (N, H)
+    - cache: From dot_product_attention_forward
+
+    Returns a tuple of:
+    - dprev_h: Gradient of the previous hidden state, of shape (N, H)
+    - dA: Gradient of the projected features, of shape (N, H, D_a, D_a)
+    """
+    # BEGIN SOLUTION
+    # HINT: go back through the weighted sum (to the weights and to A), through the softmax (each example's Jacobian is diag(w) - w w^T), then through the scaled products (to prev_h and to A again); add the two parts of dA and reshape it to the grid
+    prev_h, A, weights = cache
+    N, H, D_a, _ = A.shape
+    A_flat = A.reshape(N, H, D_a * D_a)
+    dweights = (dattn[:, None, :] @ A_flat)[:, 0]  # (N, L)
+    dscores = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))
+    dprev_h = (A_flat @ dscores[:, :, None])[:, :, 0] / H ** 0.5
+    dA_sum = dattn[:, :, None] * weights[:, None, :]  # through attn = A_flat · weights
+    dA_scores = prev_h[:, :, None] * dscores[:, None, :] / H ** 0.5  # through the scores
+    dA = (dA_sum + dA_scores).reshape(N, H, D_a, D_a)
+    # END SOLUTION
+    return dprev_h, dA
+
+
+def attention_step_forward(x, prev_h, prev_c, Wx, Wh, b, attn, Wattn):
+    """One timestep of the attention LSTM: an LSTM step that also sees the attention embedding:
+
+        a = x·Wx + prev_h·Wh + attn·Wattn + b, split into four (N, H) blocks a_i, a_f, a_o, a_g
+        i, f, o, g, next_c and next_h as in lstm_step_forward
+
+    Since x·Wx + attn·Wattn = [x, attn]·[Wx; Wattn], this is lstm_step_forward with the input
+    [x, attn] of shape (N, D + H) and the input weights [Wx; Wattn] of shape (D + H, 4H).
+
+    Inputs:
+    - x: Input data, of shape (N, D)
+    - prev_h: Previous hidden state, of shape (N, H)
+    - prev_c: Previous cell state, of shape (N, H)
+    - Wx: Input-to-hidden weights, of shape (D, 4H)
+    - Wh: Hidden-to-hidden weights, of shape (H, 4H)
+    - b: Biases, of shape (4H,)
+    - attn: Attention embedding, of shape (N, H)
+    - Wattn: Attention-embedding-to-hidden weights, of shape (H, 4H)
+
+    Returns a tuple of:
+    - next_h: Next hidden state, of shape (N, H)
+    - next_c: Next cell state, of shape (N, H)
+    - cache: Whatever your backward pass needs
+    """
+    x, prev_h, Wx, Wh, b = _check_cell(x, prev_h, Wx, Wh, b, 4)
+    prev_c = check_array("prev_c", prev_c, shape=prev_h.shape, finite=True)
+    attn = check_array("attn", attn, shape=prev_h.shape, finite=True)
+    Wattn = check_array("Wattn", Wattn, shape=Wh.shape)
+    check_same_dtype(x=x, prev_h=prev_h, prev_c=prev_c, Wx=Wx, Wh=Wh, b=b, attn=attn,
+                     Wattn=Wattn)
+    # BEGIN SOLUTION
+    # HINT: either write the LSTM step with the extra term attn·Wattn in the pre-activation, or reuse lstm_step_forward on x and attn side by side with Wx stacked above Wattn; keep what the backward needs to split the gradients again
+    x_attn = np.concatenate([x, attn], axis=1)  # (N, D + H)
+    Wx_attn = np.concatenate([Wx, Wattn], axis=0)  # (D + H, 4H)
+    next_h, next_c, lstm_cache = lstm_step_forward(x_attn, prev_h, prev_c, Wx_attn, Wh, b)
+    cache = (lstm_cache, x.shape[1])
+    # END SOLUTION
+    return next_h, next_c, cache
+
+
+def attention_step_backward(dnext_h, dnext_c, cache):
+    """Backward pass for a single timestep of the attention LSTM.
+
+    Inputs:
+    - dnext_h: Gradients of next hidden state, of shape (N, H)
+    - dnext_c: Gradients of next cell state, of shape (N, H)
+    - cache: From attention_step_forward
+
+    Returns a tuple of:
+    - dx: Gradient of input data, of shape (N, D)
+    - dprev_h: Gradient of previous hidden state, of shape (N, H)
+    - dprev_c: Gradient of previous cell state, of shape (N, H)
+    - dWx: Gradient of input-to-hidden weights, of shape (D, 4H)
+    - dWh: Gradient of hidden-to-hidden weights, of shape (H, 4H)
+    - db: Gradient of biases, of shape (4H,)
+    - dattn: Gradient of the attention embedding, of shape (N, H)
+    - dWattn: Gradient of the attention-embedding-to-hidden weights, of shape (H, 4H)
+    """
+    # BEGIN SOLUTION
+    # HINT: mirror your forward: as lstm_step_backward, with attn and Wattn getting their gradients the way x and Wx do (lstm_step_backward on the stacked input, then split its dx and dWx at D)
+    lstm_cache, D = cache
+    dx_attn, dprev_h, dprev_c, dWx_attn, dWh, db = lstm_step_backward(dnext_h, dnext_c,
+                                                                       lstm_cache)
+    dx, dattn = dx_attn[:, :D], dx_attn[:, D:]
+    dWx, dWattn = dWx_attn[:D], dWx_attn[D:]
+    # END SOLUTION
+    return dx, dprev_h, dprev_c, dWx, dWh, db, dattn, dWattn
+
+
+def attention_forward(x, A, Wx, Wh, Wattn, b):
+    """Attention LSTM over an entire sequence of T steps, starting from h0 = c0 = the grid's
+    average vector A.mean(axis=(2, 3)). Step t attends from the previous hidden state, then
+    advances the LSTM:
+
+        attn, attn_weights[:, t] = dot_product_attention_forward(prev_h, A)
+        next_h, next_c = attention_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b, attn, Wattn)
+
+    Inputs:
+    - x: Input data, of shape (N, T, D)
+    - A: Projected image features, of shape (N, H, D_a, D_a)
+    - Wx: Weights for input-to-hidden connections, of shape (D, 4H)
+    - Wh: Weights for hidden-to-hidden connections, of shape (H, 4H)
+    - Wattn: Weights for attention-embedding-to-hidden connections, of shape (H, 4H)
+    - b: Biases, of shape (4H,)
+
+    Returns a tuple of:
+    - h: Hidden states for all timesteps of all sequences, of shape (N, T, H)
+    - cache: Whatever your backward pass needs; ours also keeps every step's attention weights,
+      of shape (N, T, D_a, D_a), as its last entry
+    """
+    x, A, Wx, Wh, Wattn, b = _check_attention_sequence(x, A, Wx, Wh, Wattn, b)
+    # BEGIN SOLUTION
+    # HINT: h0 and c0 are both the mean of A over the grid; then as lstm_forward, each step first calling dot_product_attention_forward(prev_h, A) and then attention_step_forward; keep both caches of every step
+    N, T, _ = x.shape
+    _, H, D_a, _ = A.shape
+    h = np.empty((N, T, H), dtype=x.dtype)
+    attn_weights = np.empty((N, T, D_a, D_a), dtype=x.dtype)
+    step_caches = []
+    prev_h = prev_c = A.mean(axis=(2, 3))  # the average grid vector starts both states
+    for t in range(T):
+        attn, step_weights, attn_cache = dot_product_attention_forward(prev_h, A)
+        prev_h, prev_c, step_cache = attention_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b,
+                                                            attn, Wattn)
+        h[:, t] = prev_h
+        attn_weights[:, t] = step_weights
+        step_caches.append((attn_cache, step_cache))
+    cache = (step_caches, attn_weights)
+    # END SOLUTION
+    return h, cache
+
+
+def attention_backward(dh, cache):
+    """Backward pass for the attention LSTM over an entire sequence of data.
+
+    Inputs:
+    - dh: Upstream gradients of hidden states, of shape (N, T, H)
+    - cache: From attention_forward
+
+    Returns a tuple of:
+    - dx: Gradient of input data, of shape (N, T, D)
+    - dA: Gradient of the projected features, of shape (N, H, D_a, D_a), including what reaches
+      them through h0 and c0
+    - dWx: Gradient of input-to-hidden weights, of shape (D, 4H)
+    - dWh: Gradient of hidden-to-hidden weights, of shape (H, 4H)
+    - dWattn: Gradient of attention-embedding-to-hidden weights, of shape (H, 4H)
+    - db: Gradient of biases, of shape (4H,)
+    """
+    # BEGIN SOLUTION
+    # HINT: as lstm_backward, with attention_step_backward and then dot_product_attention_backward at each step: prev_h feeds the step both directly and through attn, and A is read at every step, so add up its gradients; finally h0 = c0 = A's mean sends their gradients to every location equally
+    step_caches, _ = cache
+    N, T, H = dh.shape
+    dx_steps = [None] * T
+    dA = dWx = dWh = dWattn = db = 0
+    dprev_h = np.zeros((N, H), dtype=dh.dtype)
+    dprev_c = np.zeros((N, H), dtype=dh.dtype)
+    for t in reversed(range(T)):
+        attn_cache, step_cache = step_caches[t]
+        (dx_steps[t], dprev_h_step, dprev_c, dWx_t, dWh_t, db_t, dattn,
+         dWattn_t) = attention_step_backward(dh[:, t] + dprev_h, dprev_c, step_cache)
+        dprev_h_attn, dA_t = dot_product_attention_backward(dattn, attn_cache)
+        dprev_h = dprev_h_step + dprev_h_attn  # prev_h reached step t two ways
+        dA = dA + dA_t
+        dWx, dWh, dWattn, db = dWx + dWx_t, dWh + dWh_t, dWattn + dWattn_t, db + db_t
+    D_a = dA.shape[2]
+    dA = dA + (dprev_h + dprev_c)[:, :, None, None] / (D_a * D_a)  # through h0 = c0 = mean
+    dx = np.stack(dx_steps, axis=1)
+    # END SOLUTION
+    return dx, dA, dWx, dWh, dWattn, db
+
+
 # ----------------------------------------------------------------------------- word embedding
 
 def word_embedding_forward(x, W):
@@ -666,3 +886,40 @@ def _check_cell(x, prev_h, Wx, Wh, b, k, x_name="x", h_name="prev_h", seq=False)
         raise ValueError("%s must have shape (N, T, D) with T >= 1, got %s"
                          % (x_name, x.shape))
     return x, prev_h, Wx, Wh, b
+
+
+def _check_grid(A, N=None, H=None):
+    """Validate a grid of feature vectors A of shape (N, H, D_a, D_a)."""
+    A = check_array("A", A, shape=("N", "H", "D_a", "D_a"), finite=True)
+    if A.shape[2] != A.shape[3] or A.shape[2] < 1:
+        raise ValueError("A must be a square grid of shape (N, H, D_a, D_a) with D_a >= 1, got %s"
+                         % (A.shape,))
+    if N is not None and A.shape[0] != N:
+        raise ValueError("A must have shape (N, H, D_a, D_a) with N = %d to match x, got %s"
+                         % (N, A.shape))
+    if H is not None and A.shape[1] != H:
+        raise ValueError("A must have shape (N, H, D_a, D_a) with H = %d to match Wh, got %s"
+                         % (H, A.shape))
+    return A
+
+
+def _check_attention(prev_h, A):
+    """Validate dot_product_attention_forward's inputs. Returns arrays."""
+    prev_h = check_array("prev_h", prev_h, shape=("N", "H"), finite=True)
+    A = _check_grid(A)
+    if A.shape[:2] != prev_h.shape:
+        raise ValueError("A must have shape (N, H, D_a, D_a) with (N, H) = %s to match prev_h, "
+                         "got %s" % (prev_h.shape, A.shape))
+    check_same_dtype(prev_h=prev_h, A=A)
+    return prev_h, A
+
+
+def _check_attention_sequence(x, A, Wx, Wh, Wattn, b):
+    """Validate attention_forward's inputs (the LSTM's, with h0 taken from A). Returns arrays."""
+    x = check_array("x", x, shape=("N", "T", "D"), finite=True)
+    Wh = check_array("Wh", Wh, ndim=2)
+    A = _check_grid(A, N=x.shape[0], H=Wh.shape[0])
+    x, _, Wx, Wh, b = _check_cell(x, A[:, :, 0, 0], Wx, Wh, b, 4, seq=True)
+    Wattn = check_array("Wattn", Wattn, shape=Wh.shape)
+    check_same_dtype(x=x, A=A, Wx=Wx, Wh=Wh, Wattn=Wattn, b=b)
+    return x, A, Wx, Wh, Wattn, b

@@ -2,7 +2,8 @@
 
 The CS231n assignment-3 model, with the same constructor, parameter names, initialisation order
 and scale (so a seeded run reproduces the published numbers), plus a GRU cell, beam search and
-temperature sampling (see rnncap/decoding.py).
+temperature sampling (see rnncap/decoding.py), and EECS 498's attention LSTM (Show, Attend and
+Tell), which reads a grid of image features instead of one vector.
 """
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from .._validate import NonFiniteError, check_array, check_indices
 from ..rnn_layers import (
     affine_backward, affine_forward,
+    attention_backward, attention_forward, attention_step_forward, dot_product_attention_forward,
     gru_backward, gru_forward, gru_step_forward,
     lstm_backward, lstm_forward, lstm_step_forward,
     rnn_backward, rnn_forward, rnn_step_forward,
@@ -32,9 +34,24 @@ _CELLS = {
     "rnn": (1, rnn_forward, rnn_backward),
     "lstm": (4, lstm_forward, lstm_backward),
     "gru": (3, gru_forward, gru_backward),
+    "attention": (4, attention_forward, attention_backward),
 }
 
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+# The attention LSTM adds Wattn (drawn right after Wh).
+ATTENTION_PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "Wattn", "b", "W_vocab",
+                         "b_vocab")
+
+
+def param_names(cell_type):
+    """The names of a model's parameters, in the order they are drawn."""
+    return ATTENTION_PARAM_NAMES if cell_type == "attention" else PARAM_NAMES
+
+
+def _check_cell_type(cell_type):
+    if not isinstance(cell_type, str) or cell_type not in _CELLS:
+        raise ValueError("cell_type must be one of 'rnn', 'lstm', 'gru', 'attention', got %r"
+                         % (cell_type,))
 
 
 class CaptioningRNN:
@@ -45,11 +62,18 @@ class CaptioningRNN:
     length T, has an RNN hidden dimension of H, uses word vectors of dimension W, and operates
     on minibatches of size N. No regularisation is applied.
 
+    The 'attention' cell receives instead a grid of G x G feature vectors of size C = D per
+    image, features of shape (N, C, G, G). W_proj and b_proj project every grid location to
+    give A of shape (N, H, G, G), the LSTM starts from h0 = c0 = A's mean over the grid, and
+    before every word it attends over A (rnn_layers.attention_forward).
+
     Parameters (model.params), created in this order with the global np.random:
     - W_embed: (V, W) word vectors, randn / 100
-    - W_proj: (D, H) image features -> initial hidden state, randn / sqrt(D); b_proj: (H,) zeros
+    - W_proj: (D, H) image features -> initial hidden state (for 'attention': each grid
+      location's features -> A), randn / sqrt(D); b_proj: (H,) zeros
     - Wx: (W, kH) randn / sqrt(W); Wh: (H, kH) randn / sqrt(H); b: (kH,) zeros, where k is
-      1 for 'rnn', 4 for 'lstm' (gates i, f, o, g) and 3 for 'gru' (gates r, z, n)
+      1 for 'rnn', 4 for 'lstm' and 'attention' (gates i, f, o, g) and 3 for 'gru' (gates
+      r, z, n); for 'attention' only, Wattn: (H, 4H) randn / sqrt(H), drawn right after Wh
     - W_vocab: (H, V) hidden state -> word scores, randn / sqrt(H); b_vocab: (V,) zeros
     """
 
@@ -62,10 +86,11 @@ class CaptioningRNN:
         - word_to_idx: A dictionary giving the vocabulary. It contains V entries, and maps each
           string to a unique integer in the range [0, V). It must contain '<NULL>'; '<START>'
           and '<END>' are needed only for sampling.
-        - input_dim: Dimension D of input image feature vectors.
+        - input_dim: Dimension D of input image feature vectors (for 'attention': the number C
+          of channels at each grid location).
         - wordvec_dim: Dimension W of word vectors.
         - hidden_dim: Dimension H for the hidden state of the RNN.
-        - cell_type: What type of RNN to use; either 'rnn', 'lstm' or 'gru'.
+        - cell_type: What type of RNN to use; either 'rnn', 'lstm', 'gru' or 'attention'.
         - dtype: numpy floating datatype to use; use float32 for training and float64 for
           numeric gradient checking.
         - fast: Use the fast kernels (rnncap/kernels/) for loss() and greedy sample() when they
@@ -87,6 +112,8 @@ class CaptioningRNN:
         self.params["b_proj"] = np.zeros(H)
         self.params["Wx"] = np.random.randn(W, k * H) / np.sqrt(W)
         self.params["Wh"] = np.random.randn(H, k * H) / np.sqrt(H)
+        if cell_type == "attention":
+            self.params["Wattn"] = np.random.randn(H, k * H) / np.sqrt(H)
         self.params["b"] = np.zeros(k * H)
         self.params["W_vocab"] = np.random.randn(H, V) / np.sqrt(H)
         self.params["b_vocab"] = np.zeros(V)
@@ -102,20 +129,22 @@ class CaptioningRNN:
         - word_to_idx: The vocabulary, as for the constructor.
         - params: Dictionary with exactly the keys of model.params and consistent shapes; all
           arrays share one float dtype, which becomes the model's dtype.
-        - cell_type: 'rnn', 'lstm' or 'gru'.
+        - cell_type: 'rnn', 'lstm', 'gru' or 'attention' (which also has 'Wattn').
         - fast: As for the constructor.
 
         Returns:
         - model: A CaptioningRNN using copies of the given arrays.
         """
-        if not isinstance(params, dict) or set(params) != set(PARAM_NAMES):
+        _check_cell_type(cell_type)
+        names = param_names(cell_type)
+        if not isinstance(params, dict) or set(params) != set(names):
             got = sorted(params) if isinstance(params, dict) else type(params).__name__
-            raise ValueError("params must have exactly the keys %s, got %s"
-                             % (list(PARAM_NAMES), got))
-        arrays = {name: check_array("params['%s']" % name, params[name]) for name in PARAM_NAMES}
+            raise ValueError("params for cell_type %r must have exactly the keys %s, got %s"
+                             % (cell_type, list(names), got))
+        arrays = {name: check_array("params['%s']" % name, params[name]) for name in names}
         model = cls.__new__(cls)
         model._setup(word_to_idx, cell_type, arrays["W_embed"].dtype, fast)
-        model.params = {name: arrays[name].copy() for name in PARAM_NAMES}
+        model.params = {name: arrays[name].copy() for name in names}
         model._check_params()
         return model
 
@@ -123,8 +152,7 @@ class CaptioningRNN:
         """Set the vocabulary, cell type, dtype and fast attributes (shared by both constructors)."""
         if not isinstance(fast, (bool, np.bool_)):
             raise ValueError("fast must be True or False, got %r" % (fast,))
-        if cell_type not in _CELLS:
-            raise ValueError("cell_type must be one of 'rnn', 'lstm', 'gru', got %r" % (cell_type,))
+        _check_cell_type(cell_type)
         if not isinstance(word_to_idx, dict) or "<NULL>" not in word_to_idx:
             raise ValueError("word_to_idx must be a dict containing '<NULL>', got %s"
                              % (type(word_to_idx).__name__ if not isinstance(word_to_idx, dict)
@@ -157,7 +185,7 @@ class CaptioningRNN:
 
     @property
     def input_dim(self):
-        """D: the size of an image feature vector."""
+        """D: the size of an image feature vector (for 'attention': of each grid location's)."""
         return self.params["W_proj"].shape[0]
 
     @property
@@ -172,14 +200,17 @@ class CaptioningRNN:
 
     def _check_params(self):
         """Raise ValueError unless params have the expected keys, shapes and the model's dtype."""
-        if set(self.params) != set(PARAM_NAMES):
+        names = param_names(self.cell_type)
+        if set(self.params) != set(names):
             raise ValueError("model.params must have exactly the keys %s, got %s"
-                             % (list(PARAM_NAMES), sorted(self.params)))
+                             % (list(names), sorted(self.params)))
         V, W = self.params["W_embed"].shape
         D, H = self.params["W_proj"].shape
         kH = _CELLS[self.cell_type][0] * H
         expected = {"W_embed": (len(self.word_to_idx), W), "W_proj": (D, H), "b_proj": (H,),
                     "Wx": (W, kH), "Wh": (H, kH), "b": (kH,), "W_vocab": (H, V), "b_vocab": (V,)}
+        if self.cell_type == "attention":
+            expected["Wattn"] = (H, kH)
         for name, shape in expected.items():
             value = self.params[name]
             if not isinstance(value, np.ndarray) or value.shape != shape:
@@ -190,8 +221,23 @@ class CaptioningRNN:
                                  % (name, np.dtype(self.dtype), value.dtype))
 
     def _check_features(self, features):
-        """features as an (N, D) array of the model's dtype (a copy only when casting)."""
-        features = check_array("features", features, shape=("N", self.input_dim), finite=True)
+        """features as an (N, D) array (for 'attention': (N, C, G, G)) of the model's dtype (a
+        copy only when casting)."""
+        features = check_array("features", features, finite=True)
+        D = self.input_dim
+        if self.cell_type == "attention":
+            if features.ndim != 4 or features.shape[1] != D \
+                    or features.shape[2] != features.shape[3] or features.shape[2] < 1:
+                raise ValueError("features must have shape (N, C, G, G) = (N, %d, G, G), a grid "
+                                 "of feature vectors, for cell_type 'attention' (the 'rnn', "
+                                 "'lstm' and 'gru' cells take one vector per image, (N, D)), "
+                                 "got %s" % (D, features.shape))
+        elif features.ndim != 2 or features.shape[1] != D:
+            grid = " (a grid (N, C, G, G) needs cell_type 'attention')" \
+                if features.ndim == 4 else ""
+            raise ValueError("features must have shape (N, D) = (N, %d), one vector per image, "
+                             "for cell_type %r%s, got %s"
+                             % (D, self.cell_type, grid, features.shape))
         return features.astype(self.dtype, copy=False)
 
     def _nonfinite(self):
@@ -204,14 +250,15 @@ class CaptioningRNN:
     def loss(self, features, captions):
         """
         Compute training-time loss for the RNN. We input image features and ground-truth
-        captions for those images, and use an RNN (or LSTM, or GRU) to compute loss and
-        gradients on all parameters.
+        captions for those images, and use an RNN (or LSTM, or GRU, or attention LSTM) to
+        compute loss and gradients on all parameters.
 
         The input to the cell is captions[:, :-1] and its target is captions[:, 1:]; target
         positions holding <NULL> are masked out. The loss is summed over time and divided by N.
 
         Inputs:
-        - features: Input image features, of shape (N, D); cast to the model's dtype
+        - features: Input image features, of shape (N, D), or (N, C, G, G) for 'attention';
+          cast to the model's dtype
         - captions: Ground-truth captions; an integer array of shape (N, T + 1) where each
           element is in the range 0 <= y[i, t] < V
 
@@ -231,31 +278,60 @@ class CaptioningRNN:
             raise ValueError("captions must have shape (N, T + 1) with T >= 1, got %s"
                              % (captions.shape,))
         if self._use_kernels():
-            result = kernels.captioning.loss(self, features, captions)
+            if self.cell_type == "attention":
+                result = kernels.attention.loss(self, features, captions)
+            else:
+                result = kernels.captioning.loss(self, features, captions)
             return self._nonfinite() if result is None else result
 
         p = self.params
         _, cell_forward, cell_backward = _CELLS[self.cell_type]
         grads = {}
         try:
-            # BEGIN SOLUTION
-            # HINT: the cell reads captions[:, :-1] and predicts captions[:, 1:], masking <NULL> targets; forward: affine_forward for h0, word_embedding_forward, cell_forward, temporal_affine_forward, temporal_softmax_loss; then each layer's backward in reverse order
-            captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-            mask = captions_out != self._null  # <NULL> targets are padding
+            if self.cell_type == "attention":
+                # BEGIN SOLUTION
+                # HINT: as for the other cells, but self._project_grid gives the grid A (and a cache for temporal_affine_backward, once dA is laid out as its (N, G*G, H) rows) in place of h0, and attention_forward / attention_backward replace the cell, with Wattn beside Wh
+                captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+                mask = captions_out != self._null  # <NULL> targets are padding
 
-            # Forward: features -> h0 -> hidden states over the words -> scores -> loss
-            h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
-            x, cache_embed = word_embedding_forward(captions_in, p["W_embed"])
-            h, cache_cell = cell_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-            scores, cache_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-            loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+                # Forward: grid -> projected grid A -> hidden states attending over A -> scores
+                A, cache_proj = self._project_grid(features)
+                x, cache_embed = word_embedding_forward(captions_in, p["W_embed"])
+                h, cache_cell = attention_forward(x, A, p["Wx"], p["Wh"], p["Wattn"], p["b"])
+                scores, cache_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
+                loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
 
-            # Backward: the same layers in reverse order
-            dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, cache_vocab)
-            dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cache_cell)
-            grads["W_embed"] = word_embedding_backward(dx, cache_embed)
-            _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
-            # END SOLUTION
+                # Backward: the same layers in reverse order
+                dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores,
+                                                                                  cache_vocab)
+                dx, dA, grads["Wx"], grads["Wh"], grads["Wattn"], grads["b"] = \
+                    attention_backward(dh, cache_cell)
+                grads["W_embed"] = word_embedding_backward(dx, cache_embed)
+                N, H = dA.shape[:2]
+                dA_rows = dA.reshape(N, H, -1).transpose(0, 2, 1)  # one row per grid location
+                _, grads["W_proj"], grads["b_proj"] = temporal_affine_backward(dA_rows,
+                                                                               cache_proj)
+                # END SOLUTION
+            else:
+                # BEGIN SOLUTION
+                # HINT: the cell reads captions[:, :-1] and predicts captions[:, 1:], masking <NULL> targets; forward: affine_forward for h0, word_embedding_forward, cell_forward, temporal_affine_forward, temporal_softmax_loss; then each layer's backward in reverse order
+                captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+                mask = captions_out != self._null  # <NULL> targets are padding
+
+                # Forward: features -> h0 -> hidden states over the words -> scores -> loss
+                h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
+                x, cache_embed = word_embedding_forward(captions_in, p["W_embed"])
+                h, cache_cell = cell_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+                scores, cache_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
+                loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+
+                # Backward: the same layers in reverse order
+                dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores,
+                                                                                  cache_vocab)
+                dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cache_cell)
+                grads["W_embed"] = word_embedding_backward(dx, cache_embed)
+                _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
+                # END SOLUTION
         except NonFiniteError:
             # Inputs and parameter shapes are checked above, so a layer rejecting a NaN or inf
             # means non-finite parameters or overflowing activations: a NaN loss, not an error.
@@ -264,19 +340,23 @@ class CaptioningRNN:
 
     def _use_kernels(self):
         """Whether loss() and greedy sample() take the fast path (model.fast and kernels present)."""
+        if self.cell_type == "attention":
+            return self.fast and hasattr(kernels, "attention")
         return self.fast and kernels is not None
 
     # ------------------------------------------------------------------ test-time sampling
 
     def sample(self, features, max_length=30, beam_size=None, length_norm=False,
-               temperature=None, rng=None):
+               temperature=None, rng=None, return_attention=False):
         """
         Run a test-time forward pass for the model, sampling captions for input feature vectors.
 
         Greedy (the default, as in CS231n): at each timestep, embed the current word, pass it
         and the previous hidden state to the cell, score the vocabulary and choose the word with
         the highest score as the next word. The initial hidden state is features·W_proj + b_proj,
-        the first word is <START>, and the LSTM's initial cell state is zero.
+        the first word is <START>, and the LSTM's initial cell state is zero. The attention
+        LSTM starts from h0 = c0 = the mean of the projected grid A and attends over A from the
+        previous hidden state before each word.
 
         The captions array is pre-filled with <NULL>; its first column is the first generated
         word (not <START>). Once a row emits <END>, its remaining positions stay <NULL>
@@ -291,14 +371,21 @@ class CaptioningRNN:
           np.random.Generator or an int seed (never the global np.random).
 
         Inputs:
-        - features: Array of input image features of shape (N, D).
+        - features: Array of input image features of shape (N, D), or (N, C, G, G) for
+          'attention'.
         - max_length: Maximum length T of generated captions.
         - beam_size, length_norm: see above (beam search when beam_size is not None).
         - temperature, rng: see above (sampling when temperature is not None).
+        - return_attention: 'attention' with greedy decoding only: also return the attention
+          weights of every step.
 
         Returns:
         - captions: Array of shape (N, max_length) giving sampled captions, where each element
           is an integer in the range [0, V).
+        - attn_weights: Only with return_attention=True: array of shape (N, max_length, G, G)
+          in the model's dtype; attn_weights[n, t] is the map the model attended with when it
+          chose captions[n, t] (each sums to 1), zeros where captions[n, t] is padding after
+          <END>.
         """
         from .. import decoding
 
@@ -310,30 +397,47 @@ class CaptioningRNN:
             raise ValueError("rng is used only with temperature sampling (temperature is None)")
         if length_norm and beam_size is None:
             raise ValueError("length_norm applies only to beam search (beam_size is None)")
+        if return_attention and self.cell_type != "attention":
+            raise ValueError("return_attention needs cell_type 'attention', this model's is %r"
+                             % (self.cell_type,))
+        if return_attention and (beam_size is not None or temperature is not None):
+            raise ValueError("return_attention works with greedy decoding only (no beam_size "
+                             "or temperature)")
         if beam_size is not None:
             return decoding.beam_search(self, features, beam_size, max_length, length_norm)[0]
         if temperature is not None:
             return decoding.temperature_sample(self, features, temperature, max_length, rng)
 
         if self._use_kernels():
+            if self.cell_type == "attention":
+                return kernels.attention.greedy_sample(self, features, max_length,
+                                                       return_attention)
             return kernels.captioning.greedy_sample(self, features, max_length)
 
         N = features.shape[0]
         captions = np.full((N, max_length), self._null, dtype=np.int32)
+        attn_weights = None
+        if return_attention:
+            G = features.shape[2]
+            attn_weights = np.zeros((N, max_length, G, G), dtype=self.dtype)
         # BEGIN SOLUTION
-        # HINT: start from _initial_state and <START>; each step calls self._step on the current words and picks the highest score; write a word only into rows that have not emitted <END> yet, and stop once every row has
-        h, c = self._initial_state(features)
+        # HINT: start from _initial_state and <START>; each step calls self._step on the current words and picks the highest score; write a word (and, when attn_weights is not None, the step's attention weights) only into rows that have not emitted <END> yet, and stop once every row has
+        h, c, A = self._initial_state(features)
         words = np.full(N, self._start)
         done = np.zeros(N, dtype=bool)  # rows that have emitted <END>
         for t in range(max_length):
-            scores, h, c = self._step(words, h, c)
+            scores, h, c, step_weights = self._step(words, h, c, A)
             words = scores.argmax(axis=1)
             captions[~done, t] = words[~done]
+            if attn_weights is not None:
+                attn_weights[~done, t] = step_weights[~done]
             if self._end is not None:
                 done |= words == self._end
             if done.all():
                 break
         # END SOLUTION
+        if return_attention:
+            return captions, attn_weights
         return captions
 
     def _prepare_sampling(self, features, max_length):
@@ -346,22 +450,48 @@ class CaptioningRNN:
         self._check_params()
         return self._check_features(features)
 
+    def _project_grid(self, features):
+        """
+        Project every grid location's features: A[n, :, i, j] = features[n, :, i, j]·W_proj +
+        b_proj, with temporal_affine_forward on the G*G locations of each image as its rows.
+
+        Inputs:
+        - features: (N, C, G, G) array in the model's dtype
+
+        Returns a tuple of:
+        - A: Projected grid, of shape (N, H, G, G)
+        - cache: temporal_affine_forward's cache; temporal_affine_backward takes it with dA
+          laid out as rows, dA.reshape(N, H, G*G).transpose(0, 2, 1)
+        """
+        N, C, G, _ = features.shape
+        rows = features.reshape(N, C, G * G).transpose(0, 2, 1)  # (N, G*G, C)
+        A_rows, cache = temporal_affine_forward(rows, self.params["W_proj"], self.params["b_proj"])
+        A = A_rows.transpose(0, 2, 1).reshape(N, -1, G, G)
+        return A, cache
+
     def _initial_state(self, features):
         """
         The decoder's state before the first word.
 
         Inputs:
-        - features: (N, D) array in the model's dtype
+        - features: (N, D) array in the model's dtype, or (N, C, G, G) for 'attention'
 
         Returns a tuple of:
-        - h: Initial hidden state features·W_proj + b_proj, of shape (N, H)
-        - c: Initial LSTM cell state, zeros of shape (N, H); None for 'rnn' and 'gru'
+        - h: Initial hidden state features·W_proj + b_proj (for 'attention': A's mean over the
+          grid), of shape (N, H)
+        - c: Initial LSTM cell state, zeros of shape (N, H) (for 'attention': equal to h);
+          None for 'rnn' and 'gru'
+        - A: The projected grid, of shape (N, H, G, G), for 'attention'; None for the others
         """
+        if self.cell_type == "attention":
+            A, _ = self._project_grid(features)
+            h = A.mean(axis=(2, 3))  # as attention_forward starts
+            return h, h.copy(), A
         h, _ = affine_forward(features, self.params["W_proj"], self.params["b_proj"])
         c = np.zeros_like(h) if self.cell_type == "lstm" else None
-        return h, c
+        return h, c, None
 
-    def _step(self, words, prev_h, prev_c):
+    def _step(self, words, prev_h, prev_c, A=None):
         """
         One decoding step: embed words, advance the cell, score the vocabulary.
 
@@ -369,23 +499,37 @@ class CaptioningRNN:
         - words: Integer array of shape (N,), the current word of each row
         - prev_h: Hidden state, of shape (N, H)
         - prev_c: LSTM cell state, of shape (N, H), or None for 'rnn' and 'gru'
+        - A: The projected grid, of shape (N, H, G, G), for 'attention'; None for the others
 
         Returns a tuple of:
         - scores: Unnormalised scores for the next word, of shape (N, V)
         - next_h: Next hidden state, of shape (N, H)
         - next_c: Next cell state, of shape (N, H), or None
+        - attn_weights: The attention weights this step used, of shape (N, G, G), for
+          'attention'; None for the others
         """
         p = self.params
-        next_c = None
-        # BEGIN SOLUTION
-        # HINT: pick the words' rows of W_embed, advance the cell with its step forward (rnn, lstm or gru), then affine_forward for the scores
-        x = p["W_embed"][words]
-        if self.cell_type == "rnn":
-            next_h, _ = rnn_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])
-        elif self.cell_type == "lstm":
-            next_h, next_c, _ = lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"], p["b"])
+        next_c = attn_weights = None
+        if self.cell_type == "attention":
+            # BEGIN SOLUTION
+            # HINT: pick the words' rows of W_embed; attend over A from prev_h with dot_product_attention_forward, advance with attention_step_forward, then affine_forward for the scores
+            x = p["W_embed"][words]
+            attn, attn_weights, _ = dot_product_attention_forward(prev_h, A)
+            next_h, next_c, _ = attention_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"],
+                                                       p["b"], attn, p["Wattn"])
+            scores, _ = affine_forward(next_h, p["W_vocab"], p["b_vocab"])
+            # END SOLUTION
         else:
-            next_h, _ = gru_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])
-        scores, _ = affine_forward(next_h, p["W_vocab"], p["b_vocab"])
-        # END SOLUTION
-        return scores, next_h, next_c
+            # BEGIN SOLUTION
+            # HINT: pick the words' rows of W_embed, advance the cell with its step forward (rnn, lstm or gru), then affine_forward for the scores
+            x = p["W_embed"][words]
+            if self.cell_type == "rnn":
+                next_h, _ = rnn_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])
+            elif self.cell_type == "lstm":
+                next_h, next_c, _ = lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"],
+                                                      p["b"])
+            else:
+                next_h, _ = gru_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])
+            scores, _ = affine_forward(next_h, p["W_vocab"], p["b_vocab"])
+            # END SOLUTION
+        return scores, next_h, next_c, attn_weights
