@@ -1,4 +1,5 @@
-"""The one registry of gradient checks: every public layer of rnn_layers and CaptioningRNN.loss.
+"""The one registry of gradient checks: every public layer of rnn_layers and CaptioningRNN.loss
+(every cell type, the attention LSTM included).
 
 Each check names the layer's forward and backward (looked up in rnncap.rnn_layers when it runs),
 builds small float64 inputs from a seeded Generator, says which inputs are differentiated, and
@@ -21,14 +22,18 @@ MODEL_THRESHOLD = 1e-5
 # name: the check's name; forward, backward: names in rnn_layers (backward None: forward is a loss
 # returning (loss, dx)); inputs(rng) -> list of forward's arguments; n_out: forward's outputs
 # before the cache; wrt: indices of the inputs backward returns gradients for, in order; bare:
-# backward returns one array instead of a tuple.
-LayerCheck = namedtuple("LayerCheck", "name forward backward inputs n_out wrt bare threshold")
+# backward returns one array instead of a tuple; n_dout: how many of the first outputs backward
+# takes upstream gradients of (None: all n_out; dot-product attention returns its weights, for
+# pictures, but its backward takes only dattn).
+LayerCheck = namedtuple("LayerCheck", "name forward backward inputs n_out wrt bare threshold n_dout",
+                        defaults=(None,))
 # cell_type: CaptioningRNN's cell; its inputs come from model_inputs.
 ModelCheck = namedtuple("ModelCheck", "name cell_type threshold")
 
 WORDS = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3, "dog": 4, "a": 5}
 MODEL_SIZES = dict(input_dim=3, wordvec_dim=3, hidden_dim=4)
-CELL_TYPES = ("rnn", "lstm", "gru")
+CELL_TYPES = ("rnn", "lstm", "gru", "attention")
+GRID = 2  # the attention model's features are (N, input_dim, GRID, GRID)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -40,6 +45,25 @@ def cell_inputs(rng, k, T=None, lstm_c=False, N=3, D=5, H=4):
     c = [rng.standard_normal((N, H))] if lstm_c else []
     return [x, h] + c + [0.5 * rng.standard_normal((D, k * H)),
                          0.5 * rng.standard_normal((H, k * H)), 0.5 * rng.standard_normal(k * H)]
+
+
+def dot_product_attention_inputs(rng, N=3, H=4, D_a=3):
+    """prev_h (N, H), A (N, H, D_a, D_a)."""
+    return [rng.standard_normal((N, H)), rng.standard_normal((N, H, D_a, D_a))]
+
+
+def attention_step_inputs(rng, N=3, D=5, H=4):
+    """x, prev_h, prev_c, Wx, Wh, b, attn, Wattn for attention_step_forward."""
+    x, prev_h, prev_c, Wx, Wh, b = cell_inputs(rng, 4, lstm_c=True, N=N, D=D, H=H)
+    return [x, prev_h, prev_c, Wx, Wh, b, rng.standard_normal((N, H)),
+            0.5 * rng.standard_normal((H, 4 * H))]
+
+
+def attention_inputs(rng, N=3, T=4, D=5, H=4, D_a=2):
+    """x (N, T, D), A (N, H, D_a, D_a), Wx, Wh, Wattn, b for attention_forward."""
+    return [rng.standard_normal((N, T, D)), rng.standard_normal((N, H, D_a, D_a)),
+            0.5 * rng.standard_normal((D, 4 * H)), 0.5 * rng.standard_normal((H, 4 * H)),
+            0.5 * rng.standard_normal((H, 4 * H)), 0.5 * rng.standard_normal(4 * H)]
 
 
 def affine_inputs(rng):
@@ -81,11 +105,18 @@ def seeded_model(rng, cell_type, scale=0.5):
     return model
 
 
+def model_features(rng, cell_type, N):
+    """Features for CaptioningRNN(WORDS, **MODEL_SIZES): (N, D), or the attention model's grid
+    (N, D, GRID, GRID)."""
+    D = MODEL_SIZES["input_dim"]
+    return rng.standard_normal((N, D, GRID, GRID) if cell_type == "attention" else (N, D))
+
+
 def model_inputs(rng, cell_type):
-    """(model, features (2, D), captions (2, 5)) for CaptioningRNN.loss; the second caption is
-    padded with <NULL>, so the mask matters."""
+    """(model, features (2, D) or (2, D, GRID, GRID), captions (2, 5)) for CaptioningRNN.loss;
+    the second caption is padded with <NULL>, so the mask matters."""
     model = seeded_model(rng, cell_type, 0.5)
-    features = rng.standard_normal((2, MODEL_SIZES["input_dim"]))
+    features = model_features(rng, cell_type, 2)
     captions = rng.integers(0, len(WORDS), size=(2, 5))
     captions[1, 3:] = WORDS["<NULL>"]
     return model, features, captions
@@ -105,6 +136,11 @@ LAYER_CHECKS = [
     _check("lstm", lambda rng: cell_inputs(rng, 4, T=4)),
     _check("gru_step", lambda rng: cell_inputs(rng, 3)),
     _check("gru", lambda rng: cell_inputs(rng, 3, T=4)),
+    LayerCheck("dot_product_attention", "dot_product_attention_forward",
+               "dot_product_attention_backward", dot_product_attention_inputs, 2, (0, 1), False,
+               THRESHOLD, 1),
+    _check("attention_step", attention_step_inputs, n_out=2, wrt=tuple(range(8))),
+    _check("attention", attention_inputs, wrt=tuple(range(6))),
     _check("word_embedding", word_embedding_inputs, wrt=(1,), bare=True),
     _check("temporal_affine", temporal_affine_inputs, wrt=(0, 1, 2)),
     LayerCheck("temporal_softmax_loss", "temporal_softmax_loss", None,
@@ -155,7 +191,8 @@ def layer_error(check, rng):
     if check.backward is None:
         return rel_error(forward(*args)[1], loss_numeric_grad(check, args))
     result = forward(*args)
-    douts = [rng.standard_normal(np.shape(o)) for o in result[:check.n_out]]
+    n_dout = check.n_out if check.n_dout is None else check.n_dout
+    douts = [rng.standard_normal(np.shape(o)) for o in result[:n_dout]]
     analytic = getattr(rnn_layers, check.backward)(*douts, result[check.n_out])
     analytic = [analytic] if check.bare else list(analytic)
     numeric = numeric_grads(forward, args, check.wrt, douts)

@@ -14,7 +14,7 @@ def test_every_layer_check_passes_and_prints_a_table(capsys):
     out = capsys.readouterr().out
     for check in checks.LAYER_CHECKS:
         assert check.name in out
-    assert "10 passed, 0 failed" in out
+    assert "13 passed, 0 failed" in out
 
 
 def test_a_broken_backward_is_reported_and_fails(monkeypatch, capsys):
@@ -50,9 +50,9 @@ def test_unknown_option_is_a_one_line_usage_error(capsys):
 def test_full_gradcheck_includes_the_captioning_model(capsys):
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    for cell in ("rnn", "lstm", "gru"):
+    for cell in ("rnn", "lstm", "gru", "attention"):
         assert "CaptioningRNN[%s]" % cell in out
-    assert "13 passed, 0 failed" in out
+    assert "17 passed, 0 failed" in out
 
 
 def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
@@ -88,7 +88,7 @@ def test_the_grader_grades_the_registry_inputs():
     build = [b for _, row, b in grader.CHECKS if row == "CaptioningRNN.loss"][0]
     calls, _ = build(importlib.import_module, np.random.default_rng(5))
     rng = np.random.default_rng(5)
-    for call, cell_type in zip(calls, checks.CELL_TYPES):  # one Generator for the three cells
+    for call, cell_type in zip(calls, checks.CELL_TYPES):  # one Generator for the four cells
         model, features, captions = checks.model_inputs(rng, cell_type)
         assert call["init_kwargs"]["cell_type"] == cell_type
         assert same(call["params"], model.params) and same(call["args"], (features, captions))

@@ -101,12 +101,13 @@ def layer_forward(layer):
 def layer_backward(layer):
     spec = LAYER_SPECS[layer]
     n_out, wrt, bare = spec.n_out, spec.wrt, spec.bare
+    n_dout = n_out if spec.n_dout is None else spec.n_dout
 
     def build(ref, rng):
         args = spec.inputs(rng)
         forward = getattr(ref(LAYERS), spec.forward)
         result = forward(*args)
-        douts = [rng.standard_normal(np.shape(o)) for o in result[:n_out]]
+        douts = [rng.standard_normal(np.shape(o)) for o in result[:n_dout]]
         numeric = checks.numeric_grads(forward, args, wrt, douts)
         calls = [_call(LAYERS, spec.backward, *douts, result[n_out])]
 
@@ -155,7 +156,7 @@ def model_sample(ref, rng):
     calls, expected = [], []
     for cell_type in CELL_TYPES:
         model = checks.seeded_model(rng, cell_type, 1.0)
-        features = rng.standard_normal((4, MODEL_SIZES["input_dim"]))
+        features = checks.model_features(rng, cell_type, 4)
         expected.append(model.sample(features, max_length=6))
         calls.append(_method(cell_type, copy.deepcopy(model.params), "sample", features,
                              max_length=6))
