@@ -599,7 +599,7 @@ def attention_step_forward(x, prev_h, prev_c, Wx, Wh, b, attn, Wattn):
     x, prev_h, Wx, Wh, b = _check_cell(x, prev_h, Wx, Wh, b, 4)
     prev_c = check_array("prev_c", prev_c, shape=prev_h.shape, finite=True)
     attn = check_array("attn", attn, shape=prev_h.shape, finite=True)
-    Wattn = check_array("Wattn", Wattn, shape=Wh.shape)
+    Wattn = _check_wattn(Wattn, Wh)
     check_same_dtype(x=x, prev_h=prev_h, prev_c=prev_c, Wx=Wx, Wh=Wh, b=b, attn=attn,
                      Wattn=Wattn)
     # BEGIN SOLUTION
@@ -920,6 +920,15 @@ def _check_attention_sequence(x, A, Wx, Wh, Wattn, b):
     Wh = check_array("Wh", Wh, ndim=2)
     A = _check_grid(A, N=x.shape[0], H=Wh.shape[0])
     x, _, Wx, Wh, b = _check_cell(x, A[:, :, 0, 0], Wx, Wh, b, 4, seq=True)
-    Wattn = check_array("Wattn", Wattn, shape=Wh.shape)
+    Wattn = _check_wattn(Wattn, Wh)
     check_same_dtype(x=x, A=A, Wx=Wx, Wh=Wh, Wattn=Wattn, b=b)
     return x, A, Wx, Wh, Wattn, b
+
+
+def _check_wattn(Wattn, Wh):
+    """Validate Wattn against the (checked) Wh of shape (H, 4H)."""
+    Wattn = check_array("Wattn", Wattn, ndim=2)
+    if Wattn.shape != Wh.shape:
+        raise ValueError("Wattn must have shape (H, 4H) = %s to match Wh, got %s"
+                         % (Wh.shape, Wattn.shape))
+    return Wattn

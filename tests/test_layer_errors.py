@@ -10,6 +10,7 @@ import pytest
 from rnncap import rnn_layers as L
 
 N, T, D, H, V, M = 2, 3, 4, 5, 6, 7
+G = 2  # the attention grid is G x G
 
 
 def f64(*shape):
@@ -32,6 +33,12 @@ def valid_args():
                                  Wh=f64(H, 3 * H), b=f64(3 * H)),
         "gru_forward": dict(x=f64(N, T, D), h0=f64(N, H), Wx=f64(D, 3 * H), Wh=f64(H, 3 * H),
                             b=f64(3 * H)),
+        "dot_product_attention_forward": dict(prev_h=f64(N, H), A=f64(N, H, G, G)),
+        "attention_step_forward": dict(x=f64(N, D), prev_h=f64(N, H), prev_c=f64(N, H),
+                                       Wx=f64(D, 4 * H), Wh=f64(H, 4 * H), b=f64(4 * H),
+                                       attn=f64(N, H), Wattn=f64(H, 4 * H)),
+        "attention_forward": dict(x=f64(N, T, D), A=f64(N, H, G, G), Wx=f64(D, 4 * H),
+                                  Wh=f64(H, 4 * H), Wattn=f64(H, 4 * H), b=f64(4 * H)),
         "temporal_affine_forward": dict(x=f64(N, T, D), w=f64(D, M), b=f64(M)),
         "temporal_softmax_loss": dict(x=f64(N, T, V), y=np.array([[0, 5, 1], [2, 2, 3]]),
                                       mask=np.array([[True, True, False], [True, False, False]])),
@@ -113,6 +120,34 @@ CASES = [
     ("gru_forward", "Wh", f64(H + 1, 3 * H), ("Wh",)),
     ("gru_forward", "b", f64(3 * H - 1), ("b",)),
     ("gru_forward", "x", f64(N, T, D).astype(np.float32), ("x",)),
+    # dot-product attention
+    ("dot_product_attention_forward", "A", f64(N, H, G), ("A",)),
+    ("dot_product_attention_forward", "A", f64(N, H, G, G + 1), ("A",)),      # not square
+    ("dot_product_attention_forward", "A", f64(N, H + 1, G, G), ("A", "prev_h")),
+    ("dot_product_attention_forward", "A", f64(N + 1, H, G, G), ("A", "prev_h")),
+    ("dot_product_attention_forward", "prev_h", f64(N, H, 1), ("prev_h",)),
+    ("dot_product_attention_forward", "A", f64(N, H, G, G).astype(np.float32), ("A", "prev_h")),
+    ("dot_product_attention_forward", "A", with_nan(f64(N, H, G, G)), ("A",)),
+    # attention step
+    ("attention_step_forward", "attn", f64(N, H + 1), ("attn",)),
+    ("attention_step_forward", "attn", f64(N + 1, H), ("attn",)),
+    ("attention_step_forward", "Wattn", f64(H, 3 * H), ("Wattn",)),
+    ("attention_step_forward", "Wattn", f64(D, 4 * H), ("Wattn",)),
+    ("attention_step_forward", "Wx", f64(D, 3 * H), ("Wx",)),
+    ("attention_step_forward", "prev_c", f64(N, H + 1), ("prev_c",)),
+    ("attention_step_forward", "Wattn", f64(H, 4 * H).astype(np.float32), ("Wattn",)),
+    ("attention_step_forward", "attn", with_inf(f64(N, H)), ("attn",)),
+    # attention sequence
+    ("attention_forward", "x", f64(N, D), ("x",)),
+    ("attention_forward", "A", f64(N, H, G, G + 1), ("A",)),
+    ("attention_forward", "A", f64(N, H + 1, G, G), ("A", "Wh")),
+    ("attention_forward", "A", f64(N + 1, H, G, G), ("A", "x")),
+    ("attention_forward", "Wx", f64(D + 1, 4 * H), ("Wx", "x")),
+    ("attention_forward", "Wh", f64(H, 3 * H), ("Wh",)),
+    ("attention_forward", "Wattn", f64(H, 4 * H + 1), ("Wattn",)),
+    ("attention_forward", "b", f64(4 * H - 1), ("b",)),
+    ("attention_forward", "Wattn", f64(H, 4 * H).astype(np.float32), ("Wattn",)),
+    ("attention_forward", "A", with_nan(f64(N, H, G, G)), ("A",)),
     # temporal affine
     ("temporal_affine_forward", "x", f64(N, D), ("x",)),
     ("temporal_affine_forward", "w", f64(D + 1, M), ("w", "x")),
