@@ -300,7 +300,8 @@ def make_inputs(N=3, C=3, G=2, T=5, seed=1):
     features = rng.normal(size=(N, C, G, G))
     captions = rng.integers(3, len(VOCAB), size=(N, T + 1))
     captions[:, 0] = START
-    captions[0, 3:] = [END, NULL, NULL]  # padding is masked out of the loss
+    if T >= 3:  # padding is masked out of the loss
+        captions[0, 3], captions[0, 4:] = END, NULL
     captions[-1, -1] = END
     return features, captions
 
@@ -455,3 +456,72 @@ def test_feature_shape_errors_name_what_each_cell_needs():
     with pytest.raises(ValueError, match="cell_type must be one of 'rnn', 'lstm', 'gru', "
                                          "'attention'"):
         CaptioningRNN(WORD_TO_IDX, cell_type="transformer")
+
+
+# ------------------------------------------------------------------- the fast kernel
+# CaptioningRNN(fast=True) runs rnncap/kernels/attention.py for the attention model's loss; it
+# must equal the readable path (fast=False) that the tests above check.
+
+def both_paths(model, features, captions):
+    model.fast = True
+    fast = model.loss(features, captions)
+    model.fast = False
+    readable = model.loss(features, captions)
+    return fast, readable
+
+
+@pytest.mark.parametrize("N,T,G,H", [(3, 5, 2, 5), (1, 1, 1, 3), (2, 1, 3, 4), (1, 6, 2, 1),
+                                     (4, 3, 4, 2)])
+def test_fast_and_readable_loss_agree_float64(N, T, G, H):
+    model = make_model(H=H)
+    features, captions = make_inputs(N=N, G=G, T=T, seed=N + T + G)
+    (loss, grads), (want_loss, want_grads) = both_paths(model, features, captions)
+    assert rel_err(loss, want_loss) <= 1e-10
+    assert sorted(grads) == sorted(want_grads)
+    for name in want_grads:
+        assert grads[name].shape == want_grads[name].shape and grads[name].dtype == np.float64
+        assert rel_err(grads[name], want_grads[name]) <= 1e-10, name
+
+
+def test_fast_loss_with_many_repeated_words_and_padded_rows():
+    # 40 captions over an 8-word vocabulary: the kernel's per-word input products take over.
+    model = make_model()
+    features, captions = make_inputs(N=40, T=7, seed=3)
+    captions[5, 1:] = NULL  # a fully padded caption
+    (loss, grads), (want_loss, want_grads) = both_paths(model, features, captions)
+    assert rel_err(loss, want_loss) <= 1e-10
+    for name in want_grads:
+        assert rel_err(grads[name], want_grads[name]) <= 1e-10, name
+
+
+def test_fast_loss_float32_stays_float32_and_close():
+    model = make_model(dtype=np.float32)
+    features, captions = make_inputs(N=6, G=3, seed=4)
+    (loss, grads), (want_loss, want_grads) = both_paths(model, features, captions)
+    assert loss.dtype == np.float32 and all(g.dtype == np.float32 for g in grads.values())
+    assert rel_err(loss, want_loss) < 1e-5
+    for name in want_grads:
+        assert rel_err(grads[name], want_grads[name]) < 1e-5, name
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+@pytest.mark.parametrize("name", ["W_proj", "W_embed", "Wattn"])
+def test_both_paths_give_nan_for_non_finite_parameters(name):
+    model = make_model()
+    features, captions = make_inputs()
+    model.params[name][...] = np.inf
+    for fast in (True, False):
+        model.fast = fast
+        loss, grads = model.loss(features, captions)
+        assert np.isnan(loss) and all(np.isnan(g).all() for g in grads.values()), fast
+
+
+def test_fast_model_samples_the_same_captions():
+    model = make_model()
+    features = np.random.default_rng(9).normal(size=(8, 3, 2, 2))
+    model.fast = True
+    fast = model.sample(features, max_length=6, return_attention=True)
+    model.fast = False
+    readable = model.sample(features, max_length=6, return_attention=True)
+    np.testing.assert_array_equal(fast[0], readable[0])
+    np.testing.assert_array_equal(fast[1], readable[1])

@@ -93,8 +93,9 @@ class CaptioningRNN:
         - cell_type: What type of RNN to use; either 'rnn', 'lstm', 'gru' or 'attention'.
         - dtype: numpy floating datatype to use; use float32 for training and float64 for
           numeric gradient checking.
-        - fast: Use the fast kernels (rnncap/kernels/) for loss() and greedy sample() when they
-          are installed; False always runs the readable code below. Both give the same loss,
+        - fast: Use the fast kernels (rnncap/kernels/) for loss() and greedy sample() (for
+          'attention': loss() only) when they are installed; False always runs the readable
+          code below. Both give the same loss,
           gradients and captions. Also settable later as model.fast.
         """
         self._setup(word_to_idx, cell_type, dtype, fast)
@@ -278,10 +279,9 @@ class CaptioningRNN:
             raise ValueError("captions must have shape (N, T + 1) with T >= 1, got %s"
                              % (captions.shape,))
         if self._use_kernels():
-            if self.cell_type == "attention":
-                result = kernels.attention.loss(self, features, captions)
-            else:
-                result = kernels.captioning.loss(self, features, captions)
+            fast_loss = kernels.attention.loss if self.cell_type == "attention" \
+                else kernels.captioning.loss
+            result = fast_loss(self, features, captions)
             return self._nonfinite() if result is None else result
 
         p = self.params
@@ -339,9 +339,8 @@ class CaptioningRNN:
         return loss, grads
 
     def _use_kernels(self):
-        """Whether loss() and greedy sample() take the fast path (model.fast and kernels present)."""
-        if self.cell_type == "attention":
-            return self.fast and hasattr(kernels, "attention")
+        """Whether loss() and greedy sample() take the fast path (model.fast and kernels present;
+        the attention model samples with the readable code either way)."""
         return self.fast and kernels is not None
 
     # ------------------------------------------------------------------ test-time sampling
@@ -408,10 +407,7 @@ class CaptioningRNN:
         if temperature is not None:
             return decoding.temperature_sample(self, features, temperature, max_length, rng)
 
-        if self._use_kernels():
-            if self.cell_type == "attention":
-                return kernels.attention.greedy_sample(self, features, max_length,
-                                                       return_attention)
+        if self._use_kernels() and self.cell_type != "attention":
             return kernels.captioning.greedy_sample(self, features, max_length)
 
         N = features.shape[0]

@@ -7,11 +7,12 @@ names the reference it equals, and tests/test_kernels.py proves each equal on ra
 (float32 and float64, N = 1, T = 1, fully masked rows, repeated words).
 
   captioning.py  the model's loss and greedy sampling   = CaptioningRNN.loss / .sample (fast=False)
+  attention.py   the attention model's loss             = CaptioningRNN.loss, cell_type='attention'
   cells.py       RNN / LSTM / GRU sequences and steps    = rnn_forward, lstm_backward, ...
   words.py       word-sharing input products, scatter-add = x·Wx + b, np.add.at
   output.py      fused output layer                      = temporal_affine + temporal_softmax_loss
   _arrays.py     layouts and exp-based squashing used by the others
 
-benchmarks/bench_model.py times them against PyTorch CPU.
+benchmarks/bench_model.py and bench_attention.py time them against PyTorch CPU.
 """
-from . import captioning, cells, output, words  # noqa: F401
+from . import attention, captioning, cells, output, words  # noqa: F401
