@@ -563,6 +563,7 @@ def dot_product_attention_backward(dattn, cache):
     N, H, D_a, _ = A.shape
     A_flat = A.reshape(N, H, D_a * D_a)
     dweights = (dattn[:, None, :] @ A_flat)[:, 0]  # (N, L)
+    # through the softmax, whose Jacobian is diag(w) - w w^T for each example
     dscores = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))
     dprev_h = (A_flat @ dscores[:, :, None])[:, :, 0] / H ** 0.5
     dA_sum = dattn[:, :, None] * weights[:, None, :]  # through attn = A_flat · weights
