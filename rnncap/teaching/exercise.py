@@ -40,7 +40,7 @@ MIN_LEAK_LINE = 10  # shorter solution lines (return, pass, else:, dx = 0) occur
 SKIP_PARTS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
               ".mypy_cache", ".ruff_cache", ".tox", ".eggs", "build", "dist"}
 SKIP_TOP = {"out", "datasets"}
-INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise.py",
+INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise",  # test_exercise*.py
                    "rnncap/kernels/")  # the fast path: the student copy runs its own code
 
 STUDENT_README_SECTION = """## Exercise (students)
@@ -223,7 +223,8 @@ def package_functions(package_dir):
 
 def _references(path):
     """(imports, names) of a Python file: dotted imported modules (and `module.name` for
-    from-imports), and every imported, bare or attribute name."""
+    from-imports, and the stem of a script named as "script.py"), and every imported, bare or
+    attribute name."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (SyntaxError, UnicodeDecodeError):
@@ -240,6 +241,9 @@ def _references(path):
             names.add(node.attr)
         elif isinstance(node, ast.Name):
             names.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and node.value.endswith(".py") and "/" not in node.value:
+            imports.add(node.value[:-len(".py")])  # a script run by path (a benchmark's test)
     return imports, names
 
 
