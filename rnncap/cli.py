@@ -14,7 +14,7 @@ COMMANDS = {
     "exercise": ("rnncap.commands.exercise", "make the student copy of the exercises, or grade one"),
     "train": ("rnncap.commands.train", "train a captioning model: validation, checkpoints, plots"),
     "sample": ("rnncap.commands.sample", "caption images with a trained model, save a figure"),
-    "evaluate": ("rnncap.commands.evaluate", "BLEU-1..4 and CIDEr-D of a checkpoint, greedy and beam"),
+    "evaluate": ("rnncap.commands.evaluate", "BLEU, CIDEr-D and (built-in data) caption accuracy, greedy and beam"),
     "data": ("rnncap.commands.data", "build the built-in dataset; show where COCO is expected"),
 }
 

@@ -9,6 +9,9 @@ A data directory holds
     train2014_vgg16_fc7_pca.h5     features (num_images, 512) float    (and val2014_...)
     train2014_urls.txt             one image URL per line              (and val2014_...)
 A URL line that is a relative path (the built-in data's PNGs) is taken relative to the directory.
+The built-in data also has, for attention models and for checking captions,
+    train2014_grid.h5              features (num_images, C, G, G) float (and val2014_...)
+    train2014_objects.json         one scene record per image          (and val2014_...)
 
 Where the data is (load_coco_data's base_dir): a path; 'coco' or None -> $RNNCAP_DATA if set,
 else datasets/coco_captioning in the repository root (what get_coco_captioning.sh fills);
@@ -30,6 +33,8 @@ CAPTIONS_FILE = "coco2014_captions.h5"
 VOCAB_FILE = "coco2014_vocab.json"
 CAPTION_KEYS = ("train_captions", "train_image_idxs", "val_captions", "val_image_idxs")
 SPECIAL_TOKENS = ("<NULL>", "<START>", "<END>", "<UNK>")
+GRID_FILE = "%s2014_grid.h5"
+OBJECTS_FILE = "%s2014_objects.json"
 _HINT = ("run ./get_coco_captioning.sh to download COCO, or use the built-in dataset "
          "(load_coco_data('shapes'), --data shapes)")
 
@@ -246,7 +251,8 @@ def _check_split(data, split, num_words, files):
                          % (cfile, split, idxs.min(), idxs.max(), feats.shape[0], ffile))
 
 
-def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False):
+def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False,
+                   grid_features=False):
     """Load captioning data in the CS231n COCO layout (see the module docstring).
 
     Inputs:
@@ -255,12 +261,16 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False)
       np.random.randint(num_train, size=max_train) (the CS231n protocol)
     - pca_features: load the 512-d *_pca features instead of the 4096-d fc7 ones
     - lazy: leave the features in their HDF5 files (LazyFeatures); minibatches read their rows
+    - grid_features: also load the spatial grid features {train,val}2014_grid.h5, which only
+      the built-in data has (FileNotFoundError elsewhere, saying so)
 
     Returns a dict:
     - train_captions (N, 17) int32, train_image_idxs (N,) int32, val_captions, val_image_idxs
     - train_features (num_train_images, D), val_features: float32 arrays (LazyFeatures if lazy)
     - idx_to_word: list of str; word_to_idx: dict str -> int
     - train_urls, val_urls: arrays of str, one per image
+    - train_grid, val_grid (only if grid_features): (num_images, C, G, G) float32 arrays
+      (LazyFeatures if lazy)
 
     Raises FileNotFoundError for a missing directory or file, ValueError (naming the file) for
     damaged data: unreadable HDF5, a missing dataset, out-of-range indices, mismatched lengths.
@@ -291,12 +301,81 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False)
     if data["train_features"].shape[1] != data["val_features"].shape[1]:
         raise ValueError("train features have %d columns but val features %d (in %s)"
                          % (data["train_features"].shape[1], data["val_features"].shape[1], d))
+    if grid_features:
+        _load_grids(data, d, lazy)
     if max_train is not None:
         num_train = data["train_captions"].shape[0]
         mask = np.random.randint(num_train, size=max_train)
         data["train_captions"] = data["train_captions"][mask]
         data["train_image_idxs"] = data["train_image_idxs"][mask]
     return data
+
+
+def _load_grids(data, d, lazy):
+    """Add train_grid and val_grid to data, checked against the splits' image counts."""
+    paths = [os.path.join(d, GRID_FILE % split) for split in ("train", "val")]
+    missing = [os.path.basename(p) for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            "grid features are absent from %s (no %s): the COCO captioning files hold only "
+            "fc7 vectors, and grid features would come from a CNN's last convolutional map "
+            "(VGG-16 conv5: 512 x 14 x 14 per image), which rnncap does not ship; the built-in "
+            "data has them (load_coco_data('shapes', grid_features=True), --data shapes)"
+            % (d, " and ".join(missing)))
+    for split, path in zip(("train", "val"), paths):
+        if lazy:
+            grid = LazyFeatures(path)
+        else:
+            with _open_h5(path) as f:
+                grid = _read(f, "features", path)
+        shape = tuple(grid.shape)
+        if len(shape) != 4 or grid.dtype.kind != "f" or shape[2] != shape[3]:
+            raise ValueError("%s: features must be a (num_images, C, G, G) float array, got "
+                             "shape %s dtype %s" % (path, shape, grid.dtype))
+        if shape[0] != len(data[split + "_urls"]):
+            raise ValueError("%s has %d images but %s2014_urls.txt lists %d"
+                             % (path, shape[0], split, len(data[split + "_urls"])))
+        data[split + "_grid"] = grid
+    if data["train_grid"].shape[1:] != data["val_grid"].shape[1:]:
+        raise ValueError("train grid features have shape (C, G, G) = %s but val ones %s (in %s)"
+                         % (data["train_grid"].shape[1:], data["val_grid"].shape[1:], d))
+
+
+def load_objects(base_dir=None, split="val"):
+    """
+    The scene records of the built-in data: what each image of a split shows.
+
+    Inputs:
+    - base_dir: a directory, 'shapes', 'coco' or None, as for load_coco_data
+    - split: 'train' or 'val'
+
+    Returns:
+    - records: list with one dict per image (in image-index order), {"objects": [...]}; each
+      object is a dict with colour, shape, size ('small'/'big'), row and col (its cell of the
+      3x3 layout), cx, cy, radius and box [x0, y0, x1, y1] in pixels
+
+    Raises FileNotFoundError when the directory has no objects file (COCO has none), ValueError
+    when the file is not a list of such records.
+    """
+    if split not in ("train", "val"):
+        raise ValueError("split must be 'train' or 'val', got %r" % (split,))
+    d = _base_dir(base_dir)
+    path = os.path.join(d, OBJECTS_FILE % split)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("no object records in %s (missing %s): only the built-in data "
+                                "(--data shapes) records what each image shows"
+                                % (d, os.path.basename(path)))
+    try:
+        with open(path) as f:
+            records = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError("%s is not valid JSON: %s" % (path, e))
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("objects"), list) and r["objects"]
+            for r in records):
+        raise ValueError("%s must hold a list of {\"objects\": [...]} records, one per image"
+                         % path)
+    return records
 
 
 def decode_captions(captions, idx_to_word):

@@ -326,3 +326,76 @@ def test_resolve_dataset_paths_and_missing_coco(monkeypatch, tmp_path, layout):
         resolve_dataset(3)
     with pytest.raises(ValueError, match="base_dir"):
         load_coco_data(3)
+
+
+# ----------------------------------------------------------------------------- grid and objects
+
+def _write_grids(d, grids):
+    for split, g in grids.items():
+        with h5py.File(os.path.join(d, "%s2014_grid.h5" % split), "w") as f:
+            f["features"] = g
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_grid_features_round_trip(layout, lazy):
+    d, a = layout
+    g = np.random.default_rng(1)
+    grids = {"train": g.standard_normal((6, 7, 3, 3)).astype(np.float32),
+             "val": g.standard_normal((4, 7, 3, 3)).astype(np.float32)}
+    _write_grids(d, grids)
+    data = load_coco_data(d, grid_features=True, lazy=lazy)
+    assert set(data) >= {"train_grid", "val_grid"}
+    for split in ("train", "val"):
+        assert isinstance(data[split + "_grid"], LazyFeatures) == lazy
+        assert data[split + "_grid"].shape == grids[split].shape
+        np.testing.assert_array_equal(data[split + "_grid"][[3, 0, 3]], grids[split][[3, 0, 3]])
+        np.testing.assert_array_equal(data[split + "_features"], a[split + "_pca"])
+    assert "train_grid" not in load_coco_data(d)
+
+
+def test_grid_features_absent_say_so_and_what_would_make_them(layout):
+    d, _ = layout
+    for lazy in (False, True):
+        with pytest.raises(FileNotFoundError) as err:
+            load_coco_data(d, grid_features=True, lazy=lazy)
+        message = str(err.value)
+        assert "grid features are absent" in message and d in message
+        assert "train2014_grid.h5 and val2014_grid.h5" in message
+        assert "convolutional map" in message and "--data shapes" in message
+
+
+@pytest.mark.parametrize("grids, match", [
+    ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.zeros((4, 7, 3), np.float32)},
+     "val2014_grid.h5: features must be a .num_images, C, G, G. float array"),
+    ({"train": np.zeros((6, 7, 3, 3), np.int32), "val": np.zeros((4, 7, 3, 3), np.float32)},
+     "train2014_grid.h5: features must be"),
+    ({"train": np.zeros((6, 7, 3, 2), np.float32), "val": np.zeros((4, 7, 3, 2), np.float32)},
+     "train2014_grid.h5: features must be"),
+    ({"train": np.zeros((5, 7, 3, 3), np.float32), "val": np.zeros((4, 7, 3, 3), np.float32)},
+     "train2014_grid.h5 has 5 images but train2014_urls.txt lists 6"),
+    ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.zeros((4, 8, 3, 3), np.float32)},
+     r"train grid features have shape \(C, G, G\) = \(7, 3, 3\) but val ones \(8, 3, 3\)"),
+])
+def test_bad_grid_features_name_the_file(layout, grids, match):
+    d, _ = layout
+    _write_grids(d, grids)
+    with pytest.raises(ValueError, match=match):
+        load_coco_data(d, grid_features=True)
+
+
+def test_load_objects(layout):
+    d, _ = layout
+    with pytest.raises(FileNotFoundError, match="no object records in .*val2014_objects.json"):
+        coco_utils.load_objects(d)
+    records = [{"objects": [{"colour": "red", "shape": "circle", "size": "big", "row": 0,
+                             "col": 1, "box": [1.0, 2.0, 3.0, 4.0]}]}] * 4
+    with open(os.path.join(d, "val2014_objects.json"), "w") as f:
+        json.dump(records, f)
+    assert coco_utils.load_objects(d, "val") == records
+    with pytest.raises(ValueError, match="split"):
+        coco_utils.load_objects(d, "test")
+    for bad in ("[1, 2]", '{"objects": []}', "[{\"objects\": []}]", "not json"):
+        with open(os.path.join(d, "train2014_objects.json"), "w") as f:
+            f.write(bad)
+        with pytest.raises(ValueError, match="train2014_objects.json"):
+            coco_utils.load_objects(d, "train")
