@@ -72,15 +72,17 @@ def _check_args(args):
         raise ValueError("--clip must be >= 0 (0: no clipping), got %g" % args.clip)
 
 
-def _solver_class(train_meta):
+def _solver_class(train_meta, written):
     """A CaptioningSolver whose checkpoints also record how `rnncap train` was run (the data
-    and options), so that `evaluate`, `sample` and --resume find the right data."""
+    and options), so that `evaluate`, `sample` and --resume find the right data; every path
+    it saves is appended to `written`."""
     from rnncap.captioning_solver import CaptioningSolver
 
     class TrainSolver(CaptioningSolver):
         def save(self, path, extra_meta=None):
             meta = dict(extra_meta or {}, train=train_meta)
-            return CaptioningSolver.save(self, path, extra_meta=meta)
+            written.append(CaptioningSolver.save(self, path, extra_meta=meta))
+            return written[-1]
 
     return TrainSolver
 
@@ -96,19 +98,23 @@ def _metrics_fn(data, num_images):
     return metrics
 
 
-def _build_solver(args, data, data_spec, options, out, resume_path):
+def _build_solver(args, data, data_spec, options, out, resume_path, written):
     """A new solver, or one restored from a checkpoint for --resume."""
     import numpy as np
 
     from rnncap.classifiers.rnn import CaptioningRNN
 
-    Solver = _solver_class({"data": data_spec, "options": options})
+    Solver = _solver_class({"data": data_spec, "options": options}, written)
     extras = dict(num_epochs=args.epochs, metrics_fn=_metrics_fn(data, args.val_images),
                   checkpoint_dir=out, progress=not args.no_progress, verbose=True,
                   print_every=args.print_every)
     if resume_path is not None:
         print("resuming from %s" % resume_path)
-        return Solver.from_checkpoint(resume_path, data, **extras)
+        solver = Solver.from_checkpoint(resume_path, data, **extras)
+        if solver.repaired_best:
+            print("rewrote %s (epoch %d, the best so far) from the best parameters in %s"
+                  % (solver.repaired_best, solver.best_epoch, resume_path))
+        return solver
     model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
                           wordvec_dim=args.wordvec_dim, hidden_dim=args.hidden_dim,
                           cell_type=args.cell, dtype=np.float32)
@@ -118,7 +124,7 @@ def _build_solver(args, data, data_spec, options, out, resume_path):
                   seed=args.seed, **extras)
 
 
-def _write_outputs(solver, data, label, options, out, seconds):
+def _write_outputs(solver, data, label, options, out, seconds, written):
     """history.json, loss.png and captions.png; returns the final val scores of the best model."""
     import json
 
@@ -142,10 +148,12 @@ def _write_outputs(solver, data, label, options, out, seconds):
     }
     with open(os.path.join(out, "history.json"), "w") as f:
         json.dump(history, f, indent=1)
+    written.append(os.path.join(out, "history.json"))
     if solver.loss_history:
         plot_loss_curve(solver.loss_history, os.path.join(out, "loss.png"),
                         val_loss_history=solver.val_loss_history or None,
                         iterations_per_epoch=iterations_per_epoch)
+        written.append(os.path.join(out, "loss.png"))
 
     ids = split_images(data, "val")[:GRID_IMAGES]
     sampled = solver.model.sample(data["val_features"][ids])
@@ -153,6 +161,7 @@ def _write_outputs(solver, data, label, options, out, seconds):
                        [caption_text(row, data["idx_to_word"]) for row in sampled],
                        [reference_captions(data, "val", i)[0] for i in ids],
                        os.path.join(out, "captions.png"), title="val images, greedy captions")
+    written.append(os.path.join(out, "captions.png"))
     return final
 
 
@@ -203,7 +212,8 @@ def run(args):
     options = {k: getattr(args, k) for k in ("cell", "epochs", "batch_size", "lr", "lr_decay",
                                              "clip", "hidden_dim", "wordvec_dim", "max_train",
                                              "val_images", "seed")}
-    solver = _build_solver(args, data, data_spec, options, out, resume_path)
+    written = []  # every file this run wrote, in order
+    solver = _build_solver(args, data, data_spec, options, out, resume_path, written)
     model = solver.model
     print("model: %s, hidden %d, word vectors %d; output: %s"
           % (model.cell_type, model.hidden_dim, model.wordvec_dim, out))
@@ -219,7 +229,7 @@ def run(args):
     if solver.epoch == 0:
         print("no epoch was trained (--epochs %d)" % args.epochs)
         return 0
-    final = _write_outputs(solver, data, label, options, out, seconds)
+    final = _write_outputs(solver, data, label, options, out, seconds, written)
     print("trained to epoch %d in %.0f s; best epoch %s (by greedy val BLEU-4 on %d images)"
           % (solver.epoch, seconds, solver.best_epoch,
              min(args.val_images, len(np.unique(data["val_image_idxs"])))))
@@ -227,7 +237,15 @@ def run(args):
         final["num_images"], "  ".join("%s %.3f" % (k, final[k])
                                        for k in ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4",
                                                  "CIDEr-D"))))
-    print("wrote %s" % ", ".join(os.path.join(out, f) for f in
-                                 ("best.npz", "last.npz", "history.json", "loss.png",
-                                  "captions.png")))
+    _print_written(written)
     return 0
+
+
+def _print_written(written):
+    """Name the files this run wrote that exist now, each once, in the order written."""
+    seen = []
+    for path in written:
+        if path not in seen and os.path.isfile(path):
+            seen.append(path)
+    if seen:
+        print("wrote %s" % ", ".join(seen))
