@@ -6,6 +6,10 @@ Writes into --out DIR:
   history.json   per-iteration train loss, per-epoch train/val loss and val metrics, options
   loss.png       the loss curve
   captions.png   greedy captions of the best model on a few val images, with the ground truth
+
+A directory that already holds a run is refused unless --resume continues that run or
+--overwrite replaces it; a lock file (.rnncap-train.lock) makes a second concurrent run into
+the same directory fail at once.
 """
 import os
 import sys
@@ -42,6 +46,8 @@ def configure(parser):
     parser.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                         help="continue training from CHECKPOINT (default DIR/last.npz) up to "
                              "--epochs; the stored options are kept")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in DIR (its checkpoints, history, plots)")
     parser.add_argument("--max-train", type=int, default=None, metavar="N",
                         help="train on N randomly drawn train captions (CS231n's max_train)")
     parser.add_argument("--val-images", type=int, default=D["val_images"], metavar="N",
@@ -54,22 +60,41 @@ def configure(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _check_args(args):
-    """Raise ValueError naming the first option with an impossible value."""
+def _check_args(args, source=""):
+    """Raise ValueError naming the first option with an impossible value or type (source: where
+    the values came from, for options stored in a checkpoint)."""
+    import math
+
+    def bad(name, expected, value):
+        return ValueError("--%s%s must be %s, got %r"
+                          % (name.replace("_", "-"), source, expected, value))
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if args.cell not in ("rnn", "lstm", "gru"):
+        raise bad("cell", "one of rnn, lstm, gru", args.cell)
     for name in ("epochs", "batch_size", "hidden_dim", "wordvec_dim", "val_images",
-                 "print_every"):
+                 "print_every", "seed", "max_train"):
         value = getattr(args, name)
-        if value < (0 if name == "epochs" else 1):
-            raise ValueError("--%s must be a positive integer, got %d"
-                             % (name.replace("_", "-"), value))
-    if args.max_train is not None and args.max_train < 1:
-        raise ValueError("--max-train must be a positive integer, got %d" % args.max_train)
-    for name in ("lr", "lr_decay"):
-        if not getattr(args, name) > 0:
-            raise ValueError("--%s must be positive, got %g"
-                             % (name.replace("_", "-"), getattr(args, name)))
-    if not args.clip >= 0:
-        raise ValueError("--clip must be >= 0 (0: no clipping), got %g" % args.clip)
+        minimum = 0 if name in ("epochs", "seed") else 1
+        if name == "max_train" and value is None:
+            continue
+        if not is_int(value) or value < minimum:
+            raise bad(name, "an integer >= %d" % minimum, value)
+    if args.seed > 2 ** 32 - 1:
+        raise bad("seed", "at most 2**32 - 1 (NumPy's seed range)", args.seed)
+    for name in ("lr", "lr_decay", "clip"):
+        value = getattr(args, name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and (value >= 0 if name == "clip" else value > 0)
+        if not ok:
+            raise bad(name, "a finite number >= 0 (0: no clipping)" if name == "clip"
+                      else "a positive finite number", value)
+    if args.out is not None and not str(args.out).strip():
+        raise ValueError("--out must name a directory, got an empty string")
+    if args.data is not None and not isinstance(args.data, str):
+        raise bad("data", "a string", args.data)
 
 
 def _solver_class(train_meta, written):
@@ -165,27 +190,116 @@ def _write_outputs(solver, data, label, options, out, seconds, written):
     return final
 
 
+# The options a checkpoint's train.options restores (--epochs comes from the command line).
+STORED_OPTIONS = ("cell", "batch_size", "lr", "lr_decay", "clip", "hidden_dim", "wordvec_dim",
+                  "max_train", "val_images", "seed")
+RUN_FILES = ("best.npz", "last.npz", "history.json", "loss.png", "captions.png")
+LOCK_FILE = ".rnncap-train.lock"
+
+
+def _lock(out):
+    """Hold an exclusive lock on out/LOCK_FILE until the process ends (the OS drops it when
+    the process dies, even by kill -9); ValueError at once if another run holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not on this platform: no protection against concurrent runs
+        return None
+    path = os.path.join(out, LOCK_FILE)
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        pid = f.read().strip() or "unknown"
+        f.close()
+        raise ValueError("--out %s: another `rnncap train` (pid %s) is writing there now; wait "
+                         "for it or choose another --out" % (out, pid)) from None
+    f.seek(0)
+    f.truncate()
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f  # kept open (and so locked) by the caller
+
+
+def _claim_out(args, out, resume_path):
+    """Create and lock the output directory; refuse one that holds another run unless
+    --overwrite or --resume continues the run there. Returns (lock, files to remove)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError("--out %s is a file, not a directory" % out)
+    os.makedirs(out, exist_ok=True)
+    lock = _lock(out)
+    present = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
+    continues = resume_path is not None and \
+        os.path.samefile(os.path.dirname(os.path.abspath(resume_path)), out)
+    if present and not continues:
+        if not args.overwrite:
+            if lock is not None:
+                lock.close()
+            raise ValueError("--out %s already holds a run (%s); pass --resume to continue it, "
+                             "--overwrite to replace it, or choose another --out"
+                             % (out, ", ".join(present)))
+        return lock, [os.path.join(out, f) for f in present]
+    return lock, []
+
+
+def _check_vocabulary(meta, data, checkpoint, label):
+    """Refuse to resume on data whose vocabulary differs from the checkpoint's."""
+    stored = meta["model"]["word_to_idx"]
+    if stored != data["word_to_idx"]:
+        differ = sorted(w for w in set(stored) | set(data["word_to_idx"])
+                        if stored.get(w) != data["word_to_idx"].get(w))
+        raise ValueError("--resume: checkpoint %s was trained with another vocabulary than the "
+                         "data %s (%d words vs %d; e.g. %r differs); pass the --data it was "
+                         "trained on" % (checkpoint, label, len(stored), len(data["word_to_idx"]),
+                                         differ[0]))
+
+
 def _resume_settings(args):
     """For --resume: the checkpoint path and output directory; the options stored in the
     checkpoint (data, cell, sizes, seed, max_train, ...) replace those on the command line."""
-    from rnncap.checkpoint import load_checkpoint
+    from rnncap.checkpoint import read_meta
 
     if args.resume:
-        path, out = args.resume, args.out or os.path.dirname(os.path.abspath(args.resume))
+        path = args.resume
+        out = args.out if args.out is not None else os.path.dirname(os.path.abspath(args.resume))
     else:
-        out = args.out or os.path.join("runs", args.cell)
+        out = args.out if args.out is not None else os.path.join("runs", args.cell)
         path = os.path.join(out, "last.npz")
-    _, meta = load_checkpoint(path)  # FileNotFoundError / ValueError name the file
+    meta = read_meta(path)  # FileNotFoundError / ValueError name the file and field
+    if "state" not in meta:
+        raise ValueError("--resume: %s holds no training state (a model-only checkpoint, or a "
+                         "best.npz rebuilt after a crash); resume from last.npz" % path)
+    args.resume_meta = meta
     stored = meta.get("train") or {}
-    for name, value in (stored.get("options") or {}).items():
-        if name not in ("epochs",):
-            setattr(args, name, value)
+    options = stored.get("options") if isinstance(stored, dict) else None
+    if not isinstance(stored, dict) or not isinstance(options or {}, dict):
+        raise ValueError("checkpoint %s: field train.options must be an object" % path)
+    for name in STORED_OPTIONS:
+        if name in (options or {}):
+            setattr(args, name, options[name])
     args.data = args.data if args.data is not None else stored.get("data")
     return path, out
 
 
 @one_line_os_errors
 def run(args):
+    _check_args(args)
+    resume_path = None
+    if args.resume is not None:
+        resume_path, out = _resume_settings(args)
+        _check_args(args, source=" (stored in %s)" % resume_path)
+    else:
+        out = args.out if args.out is not None else os.path.join("runs", args.cell)
+    lock, replaced = _claim_out(args, out, resume_path)
+    try:
+        return _train(args, out, resume_path, replaced)
+    finally:
+        if lock is not None:
+            lock.close()  # releases the lock
+
+
+def _train(args, out, resume_path, replaced):
+    """The run itself, with `out` claimed."""
     import time
 
     import numpy as np
@@ -193,12 +307,6 @@ def run(args):
     from rnncap.captioning_solver import NonFiniteLossError
     from rnncap.training import load_data
 
-    _check_args(args)
-    resume_path = None
-    if args.resume is not None:
-        resume_path, out = _resume_settings(args)
-    else:
-        out = args.out or os.path.join("runs", args.cell)
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
     data, label, data_spec = load_data(args.data)
     if args.max_train is not None:
@@ -208,10 +316,13 @@ def run(args):
         data["train_image_idxs"] = data["train_image_idxs"][mask]
     print("data: %s: %d train captions, %d val images"
           % (label, data["train_captions"].shape[0], len(np.unique(data["val_image_idxs"]))))
-    os.makedirs(out, exist_ok=True)
+    if resume_path is not None:
+        _check_vocabulary(args.resume_meta, data, resume_path, label)
     options = {k: getattr(args, k) for k in ("cell", "epochs", "batch_size", "lr", "lr_decay",
                                              "clip", "hidden_dim", "wordvec_dim", "max_train",
                                              "val_images", "seed")}
+    for path in replaced:  # --overwrite: the old run's files go once the new run can start
+        os.remove(path)
     written = []  # every file this run wrote, in order
     solver = _build_solver(args, data, data_spec, options, out, resume_path, written)
     model = solver.model
