@@ -163,7 +163,9 @@ def test_usage_errors_are_one_line_exit_2(argv, capsys):
 @pytest.mark.parametrize("argv", [["--epochs", "-1"], ["--lr", "0"], ["--clip", "-1"],
                                   ["--batch-size", "0"]])
 def test_impossible_values_are_one_line_exit_2(argv, tmp_path, capsys):
-    assert main(["train", "--out", str(tmp_path)] + argv) == 2
+    with pytest.raises(SystemExit) as e:  # refused by the option's type, while parsing
+        main(["train", "--out", str(tmp_path)] + argv)
+    assert e.value.code == 2
     assert argv[0] in one_error_line(capsys)
 
 

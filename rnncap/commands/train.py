@@ -14,6 +14,7 @@ the same directory fail at once.
 import os
 import sys
 
+from rnncap.cli import check_output_dir, integer, number
 from rnncap.training import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
 
 VAL_CAPTIONS = 1000   # val captions whose loss is computed after each epoch
@@ -24,20 +25,20 @@ FULL_EVAL_MAX = 5000  # evaluate the best model on the whole val split when it i
 def configure(parser):
     parser.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=D["cell"],
                         help="recurrent cell (default %(default)s)")
-    parser.add_argument("--epochs", type=int, default=D["epochs"],
+    parser.add_argument("--epochs", type=integer(0), default=D["epochs"],
                         help="total number of epochs, also when resuming (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=D["batch_size"],
+    parser.add_argument("--batch-size", type=integer(1), default=D["batch_size"],
                         help="captions per minibatch (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=D["lr"],
+    parser.add_argument("--lr", type=number(0, strict_minimum=True), default=D["lr"],
                         help="Adam learning rate (default %(default)s)")
-    parser.add_argument("--lr-decay", type=float, default=D["lr_decay"],
+    parser.add_argument("--lr-decay", type=number(0, strict_minimum=True), default=D["lr_decay"],
                         help="learning-rate factor applied after each epoch (default %(default)s)")
-    parser.add_argument("--clip", type=float, default=D["clip"],
+    parser.add_argument("--clip", type=number(0), default=D["clip"],
                         help="clip the global gradient norm to this; 0 turns clipping off "
                              "(default %(default)s)")
-    parser.add_argument("--hidden-dim", type=int, default=D["hidden_dim"],
+    parser.add_argument("--hidden-dim", type=integer(1), default=D["hidden_dim"],
                         help="hidden state size H (default %(default)s)")
-    parser.add_argument("--wordvec-dim", type=int, default=D["wordvec_dim"],
+    parser.add_argument("--wordvec-dim", type=integer(1), default=D["wordvec_dim"],
                         help="word vector size W (default %(default)s)")
     add_data_argument(parser, "default: COCO when present, else the built-in data")
     parser.add_argument("--out", default=None, metavar="DIR",
@@ -48,14 +49,14 @@ def configure(parser):
                              "--epochs; the stored options are kept")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the run already in DIR (its checkpoints, history, plots)")
-    parser.add_argument("--max-train", type=int, default=None, metavar="N",
+    parser.add_argument("--max-train", type=integer(1), default=None, metavar="N",
                         help="train on N randomly drawn train captions (CS231n's max_train)")
-    parser.add_argument("--val-images", type=int, default=D["val_images"], metavar="N",
+    parser.add_argument("--val-images", type=integer(1), default=D["val_images"], metavar="N",
                         help="val images scored after each epoch (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=D["seed"],
+    parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=D["seed"],
                         help="seed of the global np.random (weights, minibatches) "
                              "(default %(default)s)")
-    parser.add_argument("--print-every", type=int, default=100, metavar="N",
+    parser.add_argument("--print-every", type=integer(1), default=100, metavar="N",
                         help="print the loss every N iterations (default %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -95,6 +96,34 @@ def _check_args(args, source=""):
         raise ValueError("--out must name a directory, got an empty string")
     if args.data is not None and not isinstance(args.data, str):
         raise bad("data", "a string", args.data)
+
+
+def _check_sizes(args, data):
+    """Refuse, naming the option, sizes whose memory (estimated) exceeds what is available, or
+    whose loss history would not fit in a checkpoint; called before anything is allocated."""
+    from rnncap._validate import check_memory
+    from rnncap.checkpoint import CELL_GATES, MAX_META_CHARS
+
+    V, D = len(data["word_to_idx"]), data["train_features"].shape[1]
+    T = data["train_captions"].shape[1] - 1
+    k, H, W, N = CELL_GATES[args.cell], args.hidden_dim, args.wordvec_dim, args.batch_size
+    f32, caption_bytes = 4, data["train_captions"].shape[1] * data["train_captions"].itemsize
+    if args.max_train is not None:  # the index draw, the captions and their image indices
+        check_memory("--max-train %d" % args.max_train, args.max_train * (16 + caption_bytes))
+    # Parameters, gradients, two Adam moments, the best copy and the update's copies.
+    params = V * W + D * H + H + W * k * H + H * k * H + k * H + H * V + V
+    check_memory("--hidden-dim %d with --wordvec-dim %d" % (H, W), 7 * params * f32)
+    # One minibatch: word scores and their gradient, each step's gates and caches, word vectors.
+    check_memory("--batch-size %d with --hidden-dim %d" % (N, H),
+                 N * T * (3 * V + 6 * k * H + 2 * W) * f32 + N * D * f32)
+    num_train = args.max_train or data["train_captions"].shape[0]
+    iterations = args.epochs * max(num_train // N, 1)
+    # Each iteration's loss is a Python float in memory and ~20 characters of JSON in every
+    # checkpoint, whose document is capped.
+    if iterations * 20 > MAX_META_CHARS:
+        raise ValueError("--epochs %d means %d iterations, whose loss history is more than a "
+                         "checkpoint holds (about %d iterations)"
+                         % (args.epochs, iterations, MAX_META_CHARS // 20))
 
 
 def _solver_class(train_meta, written):
@@ -290,6 +319,7 @@ def run(args):
         _check_args(args, source=" (stored in %s)" % resume_path)
     else:
         out = args.out if args.out is not None else os.path.join("runs", args.cell)
+    check_output_dir("--out", out)
     lock, replaced = _claim_out(args, out, resume_path)
     try:
         return _train(args, out, resume_path, replaced)
@@ -309,6 +339,7 @@ def _train(args, out, resume_path, replaced):
 
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
     data, label, data_spec = load_data(args.data)
+    _check_sizes(args, data)
     if args.max_train is not None:
         # One np.random.randint, as load_coco_data(max_train=...) draws it.
         mask = np.random.randint(data["train_captions"].shape[0], size=args.max_train)
