@@ -977,6 +977,7 @@ def rnn_question_cells():
                 x = np.random.randn(N, T, D)
                 h0 = np.random.randn(N, H)
                 # BEGIN SOLUTION
+                # HINT: run rnn_forward, give only the last hidden state a gradient of 1, run rnn_backward, and measure dh0's norm per sequence
                 h, cache = rnn_forward(x, h0, Wx, Wh, b)
                 dh = np.zeros_like(h)
                 dh[:, -1] = 1.0  # the loss looks only at the last hidden state

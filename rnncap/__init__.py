@@ -2,14 +2,23 @@
 
 Where things live:
   rnn_layers.py          RNN / LSTM / GRU layers with hand-written backward passes
-  gradient_check.py      numeric gradients and rel_error
-  classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores)
+  classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores); fast=
+  kernels/               the fast path of CaptioningRNN, proven equal to the readable code
   optim.py               update rules (sgd, sgd_momentum, rmsprop, adam)
   captioning_solver.py   CaptioningSolver (the training loop)
-  coco_utils.py          COCO captioning data and the built-in "shapes" dataset
+  coco_utils.py          COCO captioning data in the CS231n layout (also loads the built-in data)
   image_utils.py         image_from_url
+  gradient_check.py      numeric gradients and rel_error
+  checks.py              the gradient checks of every layer and the model: inputs and thresholds
+  decoding.py            beam search and temperature sampling
   metrics.py             BLEU and CIDEr-D
-  cli.py, commands/      the `rnncap` command line
+  checkpoint.py          saving and loading models (and the solver's training state)
+  plots.py               the training loss curve as a PNG
+  _validate.py           input checks that raise a clear ValueError
+  shapes/                the built-in "shapes" dataset; shapes/features.py, its feature extractor
+  teaching/              instructor tooling: exercise.py (the student copy), grader.py
+  cli.py, commands/      the `rnncap` command line; commands/common.py, the subcommands' helpers
+  __main__.py            `python -m rnncap`
 """
 
 __version__ = "0.1.0"

@@ -80,7 +80,7 @@ def one_error_line(capsys):
 
 
 def test_train_writes_checkpoints_history_and_plots(data_dir, tmp_path, capsys):
-    from rnncap.training import load_model
+    from rnncap.commands.common import load_model
 
     out = tmp_path / "run"
     assert train(data_dir, out, "--epochs", "3") == 0
@@ -108,7 +108,7 @@ def test_train_writes_checkpoints_history_and_plots(data_dir, tmp_path, capsys):
 def test_best_checkpoint_reproduces_its_recorded_val_scores(data_dir, tmp_path, capsys):
     from rnncap.coco_utils import load_coco_data
     from rnncap.metrics import evaluate_model
-    from rnncap.training import load_model
+    from rnncap.commands.common import load_model
 
     out = tmp_path / "run"
     assert train(data_dir, out, "--epochs", "2", "--no-progress") == 0
@@ -226,7 +226,7 @@ def test_data_shapes_says_when_it_generates_the_built_in_data(data_dir, tmp_path
 
 
 def test_a_relative_data_path_is_recorded_absolute(data_dir, tmp_path, monkeypatch):
-    from rnncap.training import load_model
+    from rnncap.commands.common import load_model
 
     monkeypatch.chdir(os.path.dirname(data_dir))
     out = tmp_path / "run"

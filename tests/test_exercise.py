@@ -1,8 +1,8 @@
 """Exercise mode: `rnncap exercise make` (the student copy) and `rnncap exercise check` (grader).
 
-Expected values are computed here, independently of rnncap/exercise.py: solution regions are found
-by the small parser below, function names by `ast`, and the student copy is checked by pasting
-the original regions back in and by searching its files for every solution line.
+Expected values are computed here, independently of rnncap/teaching/exercise.py: solution
+regions are found by the small parser below, function names by `ast`, and the student copy is
+checked by pasting the original regions back in and by searching its files for every solution line.
 """
 import ast
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rnncap import exercise, grader
+from rnncap.teaching import exercise, grader
 from rnncap.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -131,7 +131,7 @@ def test_small_data_overfit_reaches_a_small_loss(executed):
     assert len(log) == 10, name  # the classic protocol: 100 iterations, printed every 10
     final = values(r"Final loss: " + NUMBER, text)
     assert len(final) == 1, name
-    # Memorised: from about 45 to below the bar for the built-in data.
+    # Memorised: from about 45 to below 0.1 on the built-in data.
     assert log[0] > 30 and final[0] < 0.1, (name, log, final)
 
 

@@ -8,8 +8,8 @@ Prints one line per metric, starting with its name, e.g.
     CIDEr-D    3.841   3.902
 """
 from rnncap.cli import integer
+from rnncap.commands.common import add_data_argument, one_line_os_errors
 from rnncap.commands.sample import MAX_LENGTH, check_beam_memory
-from rnncap.training import add_data_argument, one_line_os_errors
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
 
@@ -47,7 +47,7 @@ def format_table(columns):
 @one_line_os_errors
 def run(args):
     from rnncap.metrics import evaluate_model
-    from rnncap.training import (check_model_fits_data, check_split, data_of_checkpoint,
+    from rnncap.commands.common import (check_model_fits_data, check_split, data_of_checkpoint,
                                  load_data, load_model)
 
     for name in ("beam_size", "max_length", "num_images"):

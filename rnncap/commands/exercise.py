@@ -43,7 +43,7 @@ def _make(args):
     import shutil
     from pathlib import Path
 
-    from rnncap import exercise
+    from rnncap.teaching import exercise
 
     src = Path(args.source) if args.source else exercise.source_root()
     plan = exercise.make_student_copy(src, args.out_dir, force=args.force)
@@ -62,7 +62,7 @@ def _make(args):
 
 
 def _check(args):
-    from rnncap import grader
+    from rnncap.teaching import grader
 
     results, unchecked = grader.grade(args.dir, seed=args.seed, timeout=args.timeout)
     print(grader.format_table(results))

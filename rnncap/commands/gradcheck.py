@@ -10,7 +10,7 @@ def configure(parser):
 
 
 def run(args):
-    from rnncap.gradcheck import LAYER_CHECKS, MODEL_CHECKS, MODEL_THRESHOLD, THRESHOLD, run_checks
+    from rnncap.checks import LAYER_CHECKS, MODEL_CHECKS, MODEL_THRESHOLD, THRESHOLD, run_checks
 
     checks = LAYER_CHECKS if args.layers_only else LAYER_CHECKS + MODEL_CHECKS
     results = run_checks(checks, seed=args.seed)

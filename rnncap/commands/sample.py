@@ -5,7 +5,7 @@ np.random.Generator seeded by --seed). Decoding is greedy (default), beam search
 or temperature sampling (--temperature T, random numbers from the same private Generator).
 """
 from rnncap.cli import check_output_file, integer, number
-from rnncap.training import add_data_argument, one_line_os_errors
+from rnncap.commands.common import add_data_argument, one_line_os_errors
 
 MAX_LENGTH = 1000  # longest caption --max-length allows (COCO's have at most 16 words)
 
@@ -86,7 +86,7 @@ def choose_images(data, split, indices, num, rng):
     """
     import numpy as np
 
-    from rnncap.training import split_images
+    from rnncap.commands.common import split_images
 
     available = split_images(data, split)
     if indices is None:
@@ -116,7 +116,7 @@ def run(args):
     import numpy as np
 
     from rnncap.plots import plot_captions_grid
-    from rnncap.training import (caption_text, check_model_fits_data, check_split,
+    from rnncap.commands.common import (caption_text, check_model_fits_data, check_split,
                                  data_of_checkpoint, load_data, load_images, load_model,
                                  output_path, reference_captions)
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from rnncap.cli import check_output_dir, integer, number
-from rnncap.training import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
+from rnncap.commands.common import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
 
 VAL_CAPTIONS = 1000   # val captions whose loss is computed after each epoch
 GRID_IMAGES = 8       # val images shown in captions.png
@@ -184,7 +184,7 @@ def _write_outputs(solver, data, label, options, out, seconds, written):
 
     from rnncap.metrics import evaluate_model
     from rnncap.plots import plot_captions_grid, plot_loss_curve
-    from rnncap.training import caption_text, load_images, reference_captions, split_images
+    from rnncap.commands.common import caption_text, load_images, reference_captions, split_images
 
     iterations_per_epoch = max(data["train_captions"].shape[0] // solver.batch_size, 1)
     num_val_images = len(split_images(data, "val"))
@@ -335,7 +335,7 @@ def _train(args, out, resume_path, replaced):
     import numpy as np
 
     from rnncap.captioning_solver import NonFiniteLossError
-    from rnncap.training import load_data
+    from rnncap.commands.common import load_data
 
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
     data, label, data_spec = load_data(args.data)

@@ -9,7 +9,7 @@ what is visible plus free choices of template, word order and synonyms:
     two objects:  both objects' colour, shape, size and their relation
                   ("a small blue square to the left of a large white diamond")
 
-Which caption facts are recoverable from the features (rnncap/features.py): all of them.
+Which caption facts are recoverable from the features (rnncap/shapes/features.py): all of them.
 Each object's colour, shape and size, a lone object's grid cell and the relation of two objects
 are visible in the pixels, and the extractor keeps them. On unseen val images, a linear (ridge)
 probe on the 4096-d features gets a lone object's cell right 100% of the time, its size 95%,
@@ -291,7 +291,7 @@ def _write_h5(path, **arrays):
 
 def _write_dataset(d, seed, images, captions, log):
     """Write every file of the layout into directory d (which exists and is empty)."""
-    from rnncap.features import apply_pca, extract_features, fit_pca
+    from rnncap.shapes.features import apply_pca, extract_features, fit_pca
 
     idx_to_word, word_to_idx = build_vocab(captions["train"])
     caps, feats = {}, {}

@@ -40,7 +40,8 @@ MIN_LEAK_LINE = 10  # shorter solution lines (return, pass, else:, dx = 0) occur
 SKIP_PARTS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
               ".mypy_cache", ".ruff_cache", ".tox", ".eggs", "build", "dist"}
 SKIP_TOP = {"out", "datasets"}
-INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise.py")
+INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise.py",
+                   "rnncap/kernels/")  # the fast path: the student copy runs its own code
 
 STUDENT_README_SECTION = """## Exercise (students)
 
@@ -178,7 +179,7 @@ def dump_notebook(nb):
 
 def source_root():
     """The checkout holding the imported rnncap (the parent of the package, with pyproject.toml)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
         raise FileNotFoundError("rnncap at %s is not a source checkout (no pyproject.toml next to "
                                 "the package); pass --source CLONE" % root)
