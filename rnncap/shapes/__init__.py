@@ -34,7 +34,7 @@ import numpy as np
 
 from rnncap._validate import check_array
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: PCA rows beyond the numerical rank are zero (small --num-train)
 META_FILE = "shapes_meta.json"
 DEFAULT_SIZES = {"num_train": 4000, "num_val": 500}
 CAPTIONS_PER_IMAGE = 5
