@@ -207,6 +207,8 @@ def read_meta(path):
 
 def _existing(path):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError("checkpoint %s is a directory, not an .npz file" % path)
     if not os.path.isfile(path):
         raise FileNotFoundError("checkpoint %s not found" % path)
     return path

@@ -86,6 +86,8 @@ def resolve_dataset(data=None):
     if data == "shapes":
         return shapes.ensure_shapes(), "shapes"
     d = os.path.abspath(os.path.expanduser(str(data)))
+    if os.path.exists(d) and not os.path.isdir(d):
+        raise ValueError("%s is a file; data is a directory in the COCO layout" % d)
     if not os.path.isdir(d):
         raise FileNotFoundError("data directory %s does not exist; %s" % (d, _HINT))
     return d, "dir"

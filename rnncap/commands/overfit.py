@@ -36,12 +36,16 @@ def run(args):
 
     path = args.plot if args.plot is not None else "overfit_%s.png" % args.cell
     check_output_file("--plot", path)  # before the run, not after it
-    directory, kind = resolve_dataset(args.data)
+    from rnncap.commands.common import data_option
+
+    with data_option(args.data):
+        directory, kind = resolve_dataset(args.data)
     names = {"coco": "COCO", "shapes": "the built-in shapes dataset", "dir": "the dataset"}
     print("Data: %s in %s" % (names.get(kind, kind), directory))
 
     np.random.seed(args.seed)
-    data = load_coco_data(directory, max_train=50)
+    with data_option(args.data):
+        data = load_coco_data(directory, max_train=50)
     model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
                           input_dim=data["train_features"].shape[1], hidden_dim=512,
                           wordvec_dim=256, dtype=np.float32)

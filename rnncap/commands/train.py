@@ -250,25 +250,34 @@ def _lock(out):
     return f  # kept open (and so locked) by the caller
 
 
-def _claim_out(args, out, resume_path):
-    """Create and lock the output directory; refuse one that holds another run unless
-    --overwrite or --resume continues the run there. Returns (lock, files to remove)."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError("--out %s is a file, not a directory" % out)
-    os.makedirs(out, exist_ok=True)
-    lock = _lock(out)
+def _other_run(args, out, resume_path):
+    """The files of another run in `out` that --overwrite will replace (ValueError without it);
+    [] when there are none or --resume continues the run there."""
+    if not os.path.isdir(out):
+        return []
     present = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
     continues = resume_path is not None and \
         os.path.samefile(os.path.dirname(os.path.abspath(resume_path)), out)
-    if present and not continues:
-        if not args.overwrite:
-            if lock is not None:
-                lock.close()
-            raise ValueError("--out %s already holds a run (%s); pass --resume to continue it, "
-                             "--overwrite to replace it, or choose another --out"
-                             % (out, ", ".join(present)))
-        return lock, [os.path.join(out, f) for f in present]
-    return lock, []
+    if not present or continues:
+        return []
+    if not args.overwrite:
+        raise ValueError("--out %s already holds a run (%s); pass --resume to continue it, "
+                         "--overwrite to replace it, or choose another --out"
+                         % (out, ", ".join(present)))
+    return [os.path.join(out, f) for f in present]
+
+
+def _claim_out(args, out, resume_path):
+    """Create and lock the output directory, then look again for another run in it (one may
+    have started meanwhile). Returns (lock, files to remove)."""
+    os.makedirs(out, exist_ok=True)
+    lock = _lock(out)
+    try:
+        return lock, _other_run(args, out, resume_path)
+    except ValueError:
+        if lock is not None:
+            lock.close()
+        raise
 
 
 def _check_vocabulary(meta, data, checkpoint, label):
@@ -320,26 +329,37 @@ def run(args):
     else:
         out = args.out if args.out is not None else os.path.join("runs", args.cell)
     check_output_dir("--out", out)
-    lock, replaced = _claim_out(args, out, resume_path)
-    try:
-        return _train(args, out, resume_path, replaced)
-    finally:
-        if lock is not None:
-            lock.close()  # releases the lock
+    _other_run(args, out, resume_path)  # refuse early; checked again under the lock
+    return _train(args, out, resume_path)
 
 
-def _train(args, out, resume_path, replaced):
-    """The run itself, with `out` claimed."""
-    import time
-
+def _train(args, out, resume_path):
+    """The run itself: data, checks, then `out` is claimed and the model trained."""
     import numpy as np
 
-    from rnncap.captioning_solver import NonFiniteLossError
     from rnncap.commands.common import load_data
 
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
     data, label, data_spec = load_data(args.data)
     _check_sizes(args, data)
+    if resume_path is not None:
+        _check_vocabulary(args.resume_meta, data, resume_path, label)
+    lock, replaced = _claim_out(args, out, resume_path)
+    try:
+        return _run_claimed(args, out, resume_path, replaced, data, label, data_spec)
+    finally:
+        if lock is not None:
+            lock.close()  # releases the lock
+
+
+def _run_claimed(args, out, resume_path, replaced, data, label, data_spec):
+    """Train into the claimed directory `out` (its lock held)."""
+    import time
+
+    import numpy as np
+
+    from rnncap.captioning_solver import NonFiniteLossError
+
     if args.max_train is not None:
         # One np.random.randint, as load_coco_data(max_train=...) draws it.
         mask = np.random.randint(data["train_captions"].shape[0], size=args.max_train)
@@ -347,8 +367,6 @@ def _train(args, out, resume_path, replaced):
         data["train_image_idxs"] = data["train_image_idxs"][mask]
     print("data: %s: %d train captions, %d val images"
           % (label, data["train_captions"].shape[0], len(np.unique(data["val_image_idxs"]))))
-    if resume_path is not None:
-        _check_vocabulary(args.resume_meta, data, resume_path, label)
     options = {k: getattr(args, k) for k in ("cell", "epochs", "batch_size", "lr", "lr_decay",
                                              "clip", "hidden_dim", "wordvec_dim", "max_train",
                                              "val_images", "seed")}
