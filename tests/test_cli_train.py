@@ -321,3 +321,26 @@ def test_damaged_stored_options_are_named(data_dir, tmp_path, capsys, option, va
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
     err = one_error_line(capsys)
     assert "--" + option.replace("_", "-") in err and path in err
+
+
+def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_checkpoint(data_dir, tmp_path,
+                                                                          capsys, monkeypatch):
+    import errno
+
+    from rnncap import checkpoint
+
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "1", "--no-progress") == 0
+    before = (out / "last.npz").read_bytes()
+    real_savez = np.savez
+
+    def full_disk(f, **arrays):
+        real_savez(f, **arrays)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", full_disk)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
+    assert "No space left on device" in one_error_line(capsys)
+    assert (out / "last.npz").read_bytes() == before
+    assert not [f for f in os.listdir(str(out)) if f.endswith(".tmp")]

@@ -200,9 +200,11 @@ def _write_outputs(solver, data, label, options, out, seconds, written):
         "val_loss_history": solver.val_loss_history,
         "val_metrics_history": solver.val_metrics_history,
     }
-    with open(os.path.join(out, "history.json"), "w") as f:
+    path = os.path.join(out, "history.json")
+    with open(path + ".tmp", "w") as f:  # renamed into place: a full disk keeps the old one
         json.dump(history, f, indent=1)
-    written.append(os.path.join(out, "history.json"))
+    os.replace(path + ".tmp", path)
+    written.append(path)
     if solver.loss_history:
         plot_loss_curve(solver.loss_history, os.path.join(out, "loss.png"),
                         val_loss_history=solver.val_loss_history or None,
