@@ -28,13 +28,20 @@ FORMAT = "rnncap-checkpoint"
 VERSION = 1
 _META = "__meta__"
 MAX_META_CHARS = 2 ** 26          # the JSON document: loss histories of about 3M iterations
-CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3, "attention": 4}
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
 OPTIM_ARRAYS = ("m", "v", "velocity", "cache")
 # The optimizer arrays each built-in rule has once it has taken a step.
 RULE_ARRAYS = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",),
                "adam": ("m", "v")}
 _OLD_TEMP_SECONDS = 3600          # a temporary file without a PID is stale after this long
+
+
+
+
+def cell_param_names(cell_type):
+    """The parameter names of a model with this cell: PARAM_NAMES, plus Wattn for 'attention'."""
+    return PARAM_NAMES + ("Wattn",) if cell_type == "attention" else PARAM_NAMES
 
 
 # ------------------------------------------------------------------ writing
@@ -304,7 +311,8 @@ def check_document(meta, path="checkpoint"):
     if "state" in meta:
         if "model" not in meta or "solver" not in meta:
             raise _bad(path, "model and solver", "present with state", missing=True)
-        _check_state(meta["state"], meta["solver"], path)
+        _check_state(meta["state"], meta["solver"], path,
+                     cell_param_names(meta["model"]["cell_type"]))
 
 
 def _check_model(m, path):
@@ -364,7 +372,7 @@ def _check_optim_scalars(config, label, path):
             raise _bad(path, "%s.%s" % (label, key), "an array of the checkpoint, not JSON", value)
 
 
-def _check_state(st, solver, path):
+def _check_state(st, solver, path, names=PARAM_NAMES):
     if not isinstance(st, dict):
         raise _bad(path, "state", "an object", st)
     sec = (st, "state")
@@ -386,7 +394,7 @@ def _check_state(st, solver, path):
     _check(path, sec, "best_val_loss", "number", optional=True)
     _check(path, sec, "best_score", "number", optional=True)
     scalars = _check(path, sec, "optim_scalars", "dict")
-    for p in PARAM_NAMES:
+    for p in names:
         if p not in scalars:
             raise _bad(path, "state.optim_scalars.%s" % p, "an object", missing=True)
         if not isinstance(scalars[p], dict):
@@ -411,8 +419,9 @@ def _expected_arrays(npz, meta, path):
         return expected
     m = meta["model"]
     dtype = np.dtype(m["dtype"])
+    names = cell_param_names(m["cell_type"])
     headers = {}
-    for p in PARAM_NAMES:
+    for p in names:
         name = "params/" + p
         if name not in npz.members:
             raise ValueError("checkpoint %s: array %r is missing" % (path, name))
@@ -431,22 +440,24 @@ def _expected_arrays(npz, meta, path):
     D, W, H = headers["W_proj"][0][0], headers["Wx"][0][0], headers["Wh"][0][0]
     shapes = {"W_embed": (V, W), "W_proj": (D, H), "b_proj": (H,), "Wx": (W, k * H),
               "Wh": (H, k * H), "b": (k * H,), "W_vocab": (H, V), "b_vocab": (V,)}
+    if m["cell_type"] == "attention":
+        shapes["Wattn"] = (H, k * H)
     for p, shape in shapes.items():
         if headers[p][0] != shape:
             raise ValueError("checkpoint %s: array 'params/%s' has shape %s, but the model "
                              "config (V=%d, W=%d, D=%d, H=%d, %s) needs %s"
                              % (path, p, headers[p][0], V, W, D, H, m["cell_type"], shape))
         expected["params/" + p] = (shape, dtype)
-    best = [p for p in PARAM_NAMES if "best/" + p in npz.members]
-    if best and len(best) != len(PARAM_NAMES):
-        missing = [p for p in PARAM_NAMES if p not in best]
+    best = [p for p in names if "best/" + p in npz.members]
+    if best and len(best) != len(names):
+        missing = [p for p in names if p not in best]
         raise ValueError("checkpoint %s: array 'best/%s' is missing" % (path, missing[0]))
     for p in best:
         _fits(npz, "best/" + p, shapes[p], dtype, path, expected)
     if "state" in meta:
         rule = meta["solver"]["update_rule"]
         stepped = meta["state"]["iteration"] > 0
-        for p in PARAM_NAMES:
+        for p in names:
             for key in OPTIM_ARRAYS:
                 name = "optim/%s/%s" % (p, key)
                 if name in npz.members:
