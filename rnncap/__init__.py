@@ -11,6 +11,7 @@ Where things live:
   gradient_check.py      numeric gradients and rel_error
   checks.py              the gradient checks of every layer and the model: inputs and thresholds
   decoding.py            beam search and temperature sampling
+  attention_maps.py      the attention model's maps per word and how well they find objects
   metrics.py             BLEU and CIDEr-D
   checkpoint.py          saving and loading models (and the solver's training state)
   plots.py               the training loss curve as a PNG

@@ -1,4 +1,4 @@
-"""Figures written as PNG files: the training loss curve (and, later, a captions grid).
+"""Figures written as PNG files: the training loss curve, a captions grid and attention maps.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot), so they work without a
 display and never switch the backend of a notebook or script that imports rnncap. Each function
@@ -148,6 +148,65 @@ def plot_captions_grid(images, sampled, truth, path, title=None, ncols=4, wrap=3
         if truth is not None:
             label += "\ntruth: " + _wrap(truth[i], wrap)
         ax.set_title(label, fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def plot_attention(images, captions, maps, path, title=None, max_words=None):
+    """
+    Show, Attend and Tell pictures: one row per image, the image and then, for every generated
+    word, that word over its attention map upsampled to the image; save as PNG.
+
+    Inputs:
+    - images: Sequence of N images, each (H, W, 3) uint8 or None (drawn as a grey placeholder)
+    - captions: Sequence of N lists of words (without <END>)
+    - maps: Sequence of N arrays of shape (len(words), G, G), one map per word
+      (rnncap.attention_maps.word_maps gives both)
+    - path: Output PNG file (its directory is created if needed)
+    - title: Optional figure title
+    - max_words: Show at most this many words per row (None: all)
+
+    Returns:
+    - fig: The matplotlib Figure
+    """
+    images, captions, maps = list(images), list(captions), list(maps)
+    n = len(images)
+    if n == 0:
+        raise ValueError("images must hold at least one image, got 0")
+    if len(captions) != n or len(maps) != n:
+        raise ValueError("captions and maps must hold one entry per image (%d), got %d and %d"
+                         % (n, len(captions), len(maps)))
+    for i, (words, m) in enumerate(zip(captions, maps)):
+        m = np.asarray(m)
+        if m.ndim != 3 or m.shape[0] != len(words) or m.shape[1] != m.shape[2]:
+            raise ValueError("maps[%d] must have shape (len(captions[%d]), G, G) = (%d, G, G), "
+                             "got %s" % (i, i, len(words), m.shape))
+    if max_words is not None:
+        captions = [list(words)[:max_words] for words in captions]
+    ncols = 1 + max([len(words) for words in captions] + [1])
+    fig = _new_figure((1.6 * ncols, 1.9 * n + 0.4))
+    for r, (img, words, word_maps) in enumerate(zip(images, captions, maps)):
+        if img is None:
+            img = np.full((64, 64, 3), 128, dtype=np.uint8)
+        img = np.asarray(img)
+        height, width = img.shape[:2]
+        ax = fig.add_subplot(n, ncols, r * ncols + 1)
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title("image", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for t, word in enumerate(words):
+            ax = fig.add_subplot(n, ncols, r * ncols + 2 + t)
+            ax.imshow(img, interpolation="nearest")
+            # The G x G map stretched over the whole image, smoothed between cell centres.
+            ax.imshow(np.asarray(word_maps[t], dtype=np.float64), cmap="gray", alpha=0.6,
+                      interpolation="bilinear", extent=(0, width, height, 0))
+            ax.set_title(word, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -65,12 +65,14 @@ def data_option(spec):
         raise ValueError("--data %s: %s" % (spec, e)) from None
 
 
-def load_data(spec=None):
+def load_data(spec=None, grid_features=False):
     """
     Find and load a captioning dataset with its 512-d PCA features, held in memory.
 
     Inputs:
     - spec: None (COCO when complete, else the built-in data), 'coco', 'shapes' or a directory
+    - grid_features: for the attention model: load the grid features too and put them in place
+      of the vectors (see use_grid_features); FileNotFoundError on data without them (COCO)
 
     Returns a tuple of:
     - data: dict from rnncap.coco_utils.load_coco_data
@@ -91,8 +93,42 @@ def load_data(spec=None):
               flush=True)
     with data_option(spec):
         directory, kind = resolve_dataset(spec)
-        data = load_coco_data(directory, pca_features=True)
+        data = load_coco_data(directory, pca_features=True, grid_features=grid_features)
+    if grid_features:
+        use_grid_features(data)
     return data, "%s (%s)" % (kind, directory), kind if kind in ("coco", "shapes") else directory
+
+
+def use_grid_features(data):
+    """
+    Put a dataset's grid features where the solver, the metrics and sampling read features:
+    train_features and val_features become the (num_images, C, G, G) grids of train_grid and
+    val_grid (the attention model's input), centred with the train split's mean of each channel
+    (as the PCA vectors are centred); the vectors stay as train_vectors and val_vectors.
+
+    Centring matters: the built-in grids are non-negative, so every location shares a large
+    common part; then h0 = A's mean matches every location strongly, the first attention maps
+    are nearly one-hot and training stalls (the overfit run ends near 28 instead of below 1).
+
+    Inputs:
+    - data: dict from load_coco_data(..., grid_features=True), changed in place (held in memory)
+
+    Returns:
+    - data: the same dict
+    """
+    import numpy as np
+
+    grids = {split: np.asarray(data[split + "_grid"]) for split in ("train", "val")}
+    mean = grids["train"].mean(axis=(0, 2, 3), dtype=np.float64)[:, None, None]
+    for split in ("train", "val"):
+        data[split + "_vectors"] = data[split + "_features"]
+        data[split + "_features"] = (grids[split] - mean).astype(grids[split].dtype)
+    return data
+
+
+def needs_grid(cell_type):
+    """Whether a model with this cell reads grid features (the attention LSTM) or vectors."""
+    return cell_type == "attention"
 
 
 def check_split(data, split):
@@ -189,6 +225,9 @@ def check_model_fits_data(model, data, checkpoint, label):
         raise ValueError("checkpoint %s was trained with another vocabulary than the data %s "
                          "(pass the --data it was trained on)" % (checkpoint, label))
     dim = data["val_features"].shape[1]
+    if model.input_dim != dim and needs_grid(model.cell_type):
+        raise ValueError("checkpoint %s expects grid features with %d channels, the data %s "
+                         "has %d" % (checkpoint, model.input_dim, label, dim))
     if model.input_dim != dim:
         raise ValueError("checkpoint %s expects %d-d image features, the data %s has %d-d"
                          % (checkpoint, model.input_dim, label, dim))

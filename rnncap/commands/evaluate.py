@@ -10,6 +10,11 @@ Prints one line per metric, starting with its name, e.g.
 and, on data that records what each image shows (the built-in data), one line per decoding:
 
     greedy  caption accuracy: 50.2% fully correct (one object 93.0%, two objects 21.0%; ...)
+
+and for attention models one more line (greedy decoding, the split's one-object images; see
+rnncap.attention_maps.localisation):
+
+    attention localisation: 91.3% (chance 4.0%)
 """
 from rnncap.cli import integer
 from rnncap.commands.common import add_data_argument, one_line_os_errors
@@ -52,7 +57,7 @@ def format_table(columns):
 def run(args):
     from rnncap.metrics import evaluate_model
     from rnncap.commands.common import (check_model_fits_data, check_split, data_of_checkpoint,
-                                 load_data, load_model)
+                                 load_data, load_model, needs_grid)
     from rnncap.coco_utils import load_objects
 
     for name in ("beam_size", "max_length", "num_images"):
@@ -62,7 +67,8 @@ def run(args):
                              % (name.replace("_", "-"), value))
     model, meta = load_model(args.checkpoint)
     check_beam_memory(model, args.beam_size, args.max_length)
-    data, label, spec_used = load_data(data_of_checkpoint(meta, args.data))
+    data, label, spec_used = load_data(data_of_checkpoint(meta, args.data),
+                                       grid_features=needs_grid(model.cell_type))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
@@ -80,7 +86,37 @@ def run(args):
         return 0  # COCO: no record of what the images show
     for title, scores in (("greedy", greedy), ("beam-%d" % args.beam_size, beam)):
         print("%-7s %s" % (title, accuracy_line(scores["captions"], records)))
+    if needs_grid(model.cell_type):
+        print(localisation_line(model, data, records, args.split, sorted(greedy["captions"]),
+                                args.max_length))
     return 0
+
+
+def localisation_line(model, data, records, split, image_ids, max_length):
+    """
+    The attention-localisation line of an attention model.
+
+    Inputs:
+    - model: the attention CaptioningRNN
+    - data: dict from load_data(..., grid_features=True) (features are grids)
+    - records: scene records of the split (load_objects)
+    - split: 'train' or 'val'
+    - image_ids: sorted image indices that were scored
+    - max_length: longest caption generated
+
+    Returns:
+    - line: str, "attention localisation: P% (chance Q%)"
+    """
+    import numpy as np
+
+    from rnncap.attention_maps import format_localisation, localisation
+
+    if image_ids and image_ids[-1] >= len(records):
+        raise ValueError("the objects file records %d images, but image %d was captioned"
+                         % (len(records), image_ids[-1]))
+    features = data["%s_features" % split][np.asarray(image_ids, dtype=np.int64)]
+    result = localisation(model, features, [records[i] for i in image_ids], max_length)
+    return format_localisation(result)
 
 
 def accuracy_line(captions, records):

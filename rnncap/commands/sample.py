@@ -3,6 +3,8 @@
 Images are chosen by index (--index 3 17 42) or at random (--num N, drawn with a private
 np.random.Generator seeded by --seed). Decoding is greedy (default), beam search (--beam-size K)
 or temperature sampling (--temperature T, random numbers from the same private Generator).
+With --attention (attention models, greedy decoding) the figure is the Show, Attend and Tell
+picture instead: each image, then every generated word over its attention map.
 """
 from rnncap.cli import check_output_file, integer, number
 from rnncap.commands.common import add_data_argument, one_line_os_errors
@@ -35,7 +37,11 @@ def configure(parser):
                         help="longest caption generated (default %(default)s)")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="PNG figure of the images with sampled and ground-truth captions "
-                             "(default: samples_SPLIT.png beside the checkpoint)")
+                             "(default: samples_SPLIT.png beside the checkpoint; with "
+                             "--attention, attention_SPLIT.png)")
+    parser.add_argument("--attention", action="store_true",
+                        help="attention models: draw each generated word over the attention "
+                             "map it was chosen with (greedy decoding)")
 
 
 def decoder_settings(args):
@@ -115,21 +121,29 @@ def run(args):
 
     import numpy as np
 
-    from rnncap.plots import plot_captions_grid
+    from rnncap.plots import plot_attention, plot_captions_grid
     from rnncap.commands.common import (caption_text, check_model_fits_data, check_split,
                                  data_of_checkpoint, load_data, load_images, load_model,
-                                 output_path, reference_captions)
+                                 needs_grid, output_path, reference_captions)
 
     decode, kwargs = decoder_settings(args)
     if args.max_length < 1:
         raise ValueError("--max-length must be a positive integer, got %d" % args.max_length)
+    if args.attention and decode != "greedy":
+        raise ValueError("--attention draws the maps of greedy decoding; drop --decode %s"
+                         % decode)
+    stem = "attention_%s.png" if args.attention else "samples_%s.png"
     path = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
-                                    "samples_%s.png" % args.split)
+                                    stem % args.split)
     check_output_file("--out", path)  # before any work, not after it
     model, meta = load_model(args.checkpoint)
+    if args.attention and not needs_grid(model.cell_type):
+        raise ValueError("--attention needs an attention model; checkpoint %s holds a %s cell"
+                         % (args.checkpoint, model.cell_type))
     if decode == "beam":
         check_beam_memory(model, kwargs["beam_size"], args.max_length)
-    data, label, _ = load_data(data_of_checkpoint(meta, args.data))
+    data, label, _ = load_data(data_of_checkpoint(meta, args.data),
+                               grid_features=needs_grid(model.cell_type))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
@@ -137,9 +151,15 @@ def run(args):
     ids = choose_images(data, args.split, args.index, args.num, rng)
     if decode == "temperature":
         kwargs["rng"] = rng
-    rows = model.sample(data["%s_features" % args.split][ids], max_length=args.max_length,
-                        **kwargs)
-    sampled = [caption_text(row, model.idx_to_word) for row in rows]
+    features = data["%s_features" % args.split][ids]
+    if args.attention:
+        from rnncap.attention_maps import word_maps
+
+        words, maps = word_maps(model, features, max_length=args.max_length)
+        sampled = [" ".join(w) for w in words]
+    else:
+        rows = model.sample(features, max_length=args.max_length, **kwargs)
+        sampled = [caption_text(row, model.idx_to_word) for row in rows]
     truth = [reference_captions(data, args.split, int(i)) for i in ids]
 
     how = decode + " decoding" + "".join(", %s %s" % (k.replace("_", " "), v)
@@ -150,8 +170,13 @@ def run(args):
         print("%s image %d" % (args.split, image_id))
         print("  sampled: %s" % (caption or "(empty caption)"))
         print("  truth:   %s" % (refs[0] if refs else ""))
-    plot_captions_grid(load_images(data["%s_urls" % args.split][ids]), sampled,
-                       [refs[0] if refs else "" for refs in truth], output_path(path),
-                       title="%s images, %s" % (args.split, how))
+    images = load_images(data["%s_urls" % args.split][ids])
+    if args.attention:
+        plot_attention(images, words, maps, output_path(path),
+                       title="%s images, %s: each word over the map it was chosen with"
+                       % (args.split, how))
+    else:
+        plot_captions_grid(images, sampled, [refs[0] if refs else "" for refs in truth],
+                           output_path(path), title="%s images, %s" % (args.split, how))
     print("wrote %s" % path)
     return 0

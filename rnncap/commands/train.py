@@ -17,14 +17,16 @@ import sys
 from rnncap.cli import check_output_dir, integer, number
 from rnncap.commands.common import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
 
+CELLS = ("rnn", "lstm", "gru", "attention")
 VAL_CAPTIONS = 1000   # val captions whose loss is computed after each epoch
 GRID_IMAGES = 8       # val images shown in captions.png
 FULL_EVAL_MAX = 5000  # evaluate the best model on the whole val split when it is this small
 
 
 def configure(parser):
-    parser.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=D["cell"],
-                        help="recurrent cell (default %(default)s)")
+    parser.add_argument("--cell", choices=CELLS, default=D["cell"],
+                        help="recurrent cell; 'attention' (an LSTM attending over grid "
+                             "features, built-in data only) (default %(default)s)")
     parser.add_argument("--epochs", type=integer(0), default=D["epochs"],
                         help="total number of epochs, also when resuming (default %(default)s)")
     parser.add_argument("--batch-size", type=integer(1), default=D["batch_size"],
@@ -73,8 +75,8 @@ def _check_args(args, source=""):
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
-    if args.cell not in ("rnn", "lstm", "gru"):
-        raise bad("cell", "one of rnn, lstm, gru", args.cell)
+    if args.cell not in CELLS:
+        raise bad("cell", "one of " + ", ".join(CELLS), args.cell)
     for name in ("epochs", "batch_size", "hidden_dim", "wordvec_dim", "val_images",
                  "print_every", "seed", "max_train"):
         value = getattr(args, name)
@@ -101,21 +103,27 @@ def _check_args(args, source=""):
 def _check_sizes(args, data):
     """Refuse, naming the option, sizes whose memory (estimated) exceeds what is available, or
     whose loss history would not fit in a checkpoint; called before anything is allocated."""
+    import numpy as np
+
     from rnncap._validate import check_memory
     from rnncap.checkpoint import CELL_GATES, MAX_META_CHARS
 
     V, D = len(data["word_to_idx"]), data["train_features"].shape[1]
     T = data["train_captions"].shape[1] - 1
     k, H, W, N = CELL_GATES[args.cell], args.hidden_dim, args.wordvec_dim, args.batch_size
+    L = int(np.prod(data["train_features"].shape[2:]))  # grid locations (1 for vectors)
     f32, caption_bytes = 4, data["train_captions"].shape[1] * data["train_captions"].itemsize
     if args.max_train is not None:  # the index draw, the captions and their image indices
         check_memory("--max-train %d" % args.max_train, args.max_train * (16 + caption_bytes))
     # Parameters, gradients, two Adam moments, the best copy and the update's copies.
     params = V * W + D * H + H + W * k * H + H * k * H + k * H + H * V + V
+    if args.cell == "attention":
+        params += H * k * H  # Wattn
     check_memory("--hidden-dim %d with --wordvec-dim %d" % (H, W), 7 * params * f32)
-    # One minibatch: word scores and their gradient, each step's gates and caches, word vectors.
+    # One minibatch: word scores and their gradient, each step's gates and caches, word vectors;
+    # the features and, with attention, the projected grid and its gradient.
     check_memory("--batch-size %d with --hidden-dim %d" % (N, H),
-                 N * T * (3 * V + 6 * k * H + 2 * W) * f32 + N * D * f32)
+                 N * T * (3 * V + 6 * k * H + 2 * W + 3 * L) * f32 + N * L * (D + 3 * H) * f32)
     num_train = args.max_train or data["train_captions"].shape[0]
     iterations = args.epochs * max(num_train // N, 1)
     # Each iteration's loss is a Python float in memory and ~20 characters of JSON in every
@@ -339,10 +347,10 @@ def _train(args, out, resume_path):
     """The run itself: data, checks, then `out` is claimed and the model trained."""
     import numpy as np
 
-    from rnncap.commands.common import load_data
+    from rnncap.commands.common import load_data, needs_grid
 
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
-    data, label, data_spec = load_data(args.data)
+    data, label, data_spec = load_data(args.data, grid_features=needs_grid(args.cell))
     _check_sizes(args, data)
     if resume_path is not None:
         _check_vocabulary(args.resume_meta, data, resume_path, label)
