@@ -218,3 +218,16 @@ def test_plot_attention_checks_its_inputs(tmp_path):
         plot_attention([image], [["a"]], [np.ones((2, 2, 2))], tmp_path / "b.png")
     with pytest.raises(ValueError, match="one entry per image"):
         plot_attention([image], [], [], tmp_path / "b.png")
+
+
+def test_resume_keeps_the_attention_model_and_its_grid(trained, tmp_path):
+    from rnncap.commands.common import load_model
+
+    data_dir, _ = trained
+    out = tmp_path / "run"
+    common = ["--data", data_dir, "--out", str(out), "--hidden-dim", "8", "--wordvec-dim", "6",
+              "--batch-size", "12", "--no-progress"]
+    assert main(["train", "--cell", "attention", "--epochs", "1"] + common) == 0
+    assert main(["train", "--resume", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    model, meta = load_model(str(out / "last.npz"))
+    assert model.cell_type == "attention" and meta["state"]["epoch"] == 2
