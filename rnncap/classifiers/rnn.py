@@ -95,8 +95,8 @@ class CaptioningRNN:
           numeric gradient checking.
         - fast: Use the fast kernels (rnncap/kernels/) for loss() and greedy sample() (for
           'attention': loss() only) when they are installed; False always runs the readable
-          code below. Both give the same loss,
-          gradients and captions. Also settable later as model.fast.
+          code below. Both give the same loss, gradients and captions. Also settable later as
+          model.fast.
         """
         self._setup(word_to_idx, cell_type, dtype, fast)
         for name, value in (("input_dim", input_dim), ("wordvec_dim", wordvec_dim),
