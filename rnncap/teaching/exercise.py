@@ -40,7 +40,7 @@ MIN_LEAK_LINE = 10  # shorter solution lines (return, pass, else:, dx = 0) occur
 SKIP_PARTS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
               ".mypy_cache", ".ruff_cache", ".tox", ".eggs", "build", "dist"}
 SKIP_TOP = {"out", "datasets"}
-INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise.py",
+INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise.py", "tests/test_grading.py",
                    "rnncap/kernels/")  # the fast path: the student copy runs its own code
 
 STUDENT_README_SECTION = """## Exercise (students)
