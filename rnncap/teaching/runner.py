@@ -7,8 +7,7 @@ the instructor's rnncap. The grader imports it only for the message helpers.
 The interpreter (the "zygote") prepares itself while it still runs trusted code:
   1. resource limits (memory, CPU time, processes, file size, open files);
   2. sys.path = the numpy copy + the standard library (no site-packages, no .pth files);
-  3. import numpy and the common standard modules, so that they work even when the
-     interpreter's own files are unreadable to the sandbox user;
+  3. import numpy (and what every child uses) once, before forking;
   4. as root: switch to the sandbox user (setgroups, setgid, setuid), irreversibly;
   5. put the submission first on sys.path, and say "ready".
 Then, for each group of calls it is sent, it forks a child. The child imports the student's
@@ -29,15 +28,9 @@ MAX_PAYLOAD = 64 << 20  # bytes of arrays per call
 MAX_LEAVES = 1000  # arrays per call
 NUMERIC_KINDS = "biufc"
 SUBMISSION = "/"  # the submission's directory (main sets it)
-# Imported before the switch to the sandbox user: when the interpreter lives where that user
-# cannot read (e.g. under /root), these are the standard modules a submission can still import.
-PRELOAD = ("numpy.random", "numpy.linalg", "numpy.fft", "abc", "array", "bisect", "collections", "contextlib", "copy", "dataclasses",
-           "decimal", "enum", "fractions", "functools", "heapq", "importlib",
-           "importlib.machinery", "importlib.metadata", "importlib.util", "inspect", "io",
-           "itertools", "json", "math", "numbers", "operator", "pickle", "random", "re",
-           "select", "signal", "site", "statistics", "string", "struct", "subprocess", "textwrap",
-           "time", "traceback", "types", "typing", "warnings", "weakref", "ctypes", "tempfile",
-           "pathlib", "shutil", "glob", "resource")
+# Imported once here rather than in every forked child: what the children always use.
+PRELOAD = ("copy", "importlib", "pickle", "resource", "select", "signal", "time", "traceback",
+           "numpy.random")
 
 
 # ----------------------------------------------------------------------------- frames
@@ -410,7 +403,7 @@ def main(config):
 
     import numpy
 
-    for name in PRELOAD:  # from the copy when there is one (it is the same code)
+    for name in PRELOAD:
         try:
             importlib.import_module(name)
         except ImportError:
