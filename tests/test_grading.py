@@ -545,6 +545,8 @@ def affine_forward(x, w, b):
         _os._exit(0)
     _os.waitpid(pid, 0)
     seen["daemon"] = daemon.pid
+    with open("/tmp/rnncap-test-left-%d" % _os.getpid(), "w") as f:  # litter
+        f.write("")
     with open("@SHARED@/seen-%d.json" % _os.getpid(), "w") as f:
         _json.dump(seen, f)
     return _right_affine_forward(x, w, b)
@@ -633,8 +635,12 @@ def test_a_hostile_submission_fails_only_its_own_rows(tmp_path, monkeypatch):
         assert len(pids) >= 14
         alive = [pid for pid in pids if sandbox._stat(pid) is not None]
         assert alive == []
+        litter = list(Path("/tmp").glob("rnncap-test-left-*"))
+        assert len(litter) == (0 if AS_ROOT else len(seen))  # as root, its files go too
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+        for p in Path("/tmp").glob("rnncap-test-left-*"):
+            p.unlink()
 
 
 TAMPER = '''

@@ -322,6 +322,9 @@ def _child(w, payload, timeout):
     import numpy as np
 
     cpu = int(timeout) + 1
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    if hard != resource.RLIM_INFINITY:
+        cpu = min(cpu, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     calls = pickle.loads(payload)
     results = []

@@ -247,6 +247,33 @@ def kill_all(uid=None, session=None, root_pid=None):
         time.sleep(0.01)
 
 
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may leave files
+
+
+def remove_files(uid):
+    """Remove what user `uid` left at the top of the world-writable directories."""
+    for top in SHARED_DIRS:
+        try:
+            names = os.listdir(top)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(top, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if st.st_uid != uid:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
 # ----------------------------------------------------------------------------- the sandbox
 
 def limits(timeout, n_groups):
@@ -284,14 +311,17 @@ class Sandbox:
         self.log_path = self.work / "log"
         self.proc = None
         self.reader = None
+        self.n_groups = 1
+        if uid is not None:  # the id is ours (UidSlot): anything still running as it is a leftover
+            kill_all(uid=uid)
 
     # -- the zygote
 
-    def _start(self, n_groups):
+    def _start(self):
         config = {"runtime": self.runtime.path, "stdlib": self.runtime.stdlib,
                   "submission": str(self.work / "sub"),
                   "pycache": str(self.home / "pycache"), "uid": self.uid, "gid": self.uid,
-                  "limits": limits(self.timeout, n_groups)}
+                  "limits": limits(self.timeout, self.n_groups)}
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home),
                "TMPDIR": str(self.home), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -340,6 +370,7 @@ class Sandbox:
             pass
         if self.uid is not None:
             kill_all(uid=self.uid)
+            remove_files(self.uid)
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
@@ -368,7 +399,7 @@ class Sandbox:
         """
         start = time.monotonic()
         deadline = start + STARTUP_TIMEOUT + len(groups) * self.timeout
-        outcomes = {}
+        outcomes, self.n_groups = {}, len(groups)
         try:
             for group in groups:
                 left = deadline - time.monotonic()
@@ -378,7 +409,7 @@ class Sandbox:
                             len(groups), self.timeout), {}, None, False)] * len(group.calls)
                     continue
                 if self.proc is None:
-                    self._start(len(groups))
+                    self._start()
                 outcomes[group.name] = self._run_group(group, min(self.timeout, left))
         finally:
             self._stop()
@@ -395,7 +426,7 @@ class Sandbox:
             if e.errno not in (errno.EPIPE, errno.EINVAL) or not retry:
                 raise
             self._stop()  # the previous group left it dead: once more with a fresh one
-            self._start(1)
+            self._start()
             return self._run_group(group, timeout, retry=False)
         results, started, done = {}, None, None
         deadline = time.monotonic() + timeout + GRACE
