@@ -82,7 +82,8 @@ def run(args):
     try:
         return action[args.action](args)
     except RuntimeError as e:  # GraderTampered, GraderError: one line, no grade
-        from rnncap.teaching.grader import GraderError, GraderTampered
+        from rnncap.teaching.grader import GraderTampered
+        from rnncap.teaching.sandbox import GraderError
 
         if not isinstance(e, (GraderError, GraderTampered)):
             raise

@@ -24,9 +24,7 @@ import importlib
 import json
 import os
 import shutil
-import sys
 import tempfile
-import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -34,12 +32,12 @@ import numpy as np
 
 from . import DEFAULT_TIMEOUT, exercise, runner, sandbox
 from .. import checks
-from .sandbox import GraderError, escape
+from .sandbox import escape
 from .submissions import SubmissionError, open_submission
 
 VALUE_TOL = 1e-6
 GRAD_TOL = 1e-6
-MAX_NOTE = 160  # characters of a note in the table (the JSON keeps 2000)
+MAX_NOTE = 160  # characters of a note in the table (the JSON has all of it)
 
 # status: "pass", "FAIL" or "not implemented"; error: max relative error or None
 Result = namedtuple("Result", "name status error note")
@@ -484,7 +482,7 @@ class Session:
             self.check_integrity(name)
         results = [judge(row, outcomes[g.name], _call_names(g))
                    for g in self.groups for row in g.rows]
-        results = [r._replace(note=_note(escape(r.note))) for r in results]
+        results = [r._replace(note=escape(r.note)) for r in results]
         return Report(name, results, seconds, self.bound())
 
     def check_integrity(self, name):
@@ -545,7 +543,8 @@ def format_table(report):
     lines = ["%-*s  %-15s  %-10s  %s" % (width, "function", "result", "rel. error", "note")]
     for r in results:
         err = "-" if r.error is None else "%.2e" % r.error
-        lines.append(("%-*s  %-15s  %-10s  %s" % (width, r.name, r.status, err, r.note)).rstrip())
+        lines.append(("%-*s  %-15s  %-10s  %s" % (width, r.name, r.status, err,
+                                                   _note(r.note))).rstrip())
     n = len(results)
     lines.append("total: %d of %d passed (%.0f%%)" % (report.passed, n,
                                                       100.0 * report.passed / n if n else 0))
