@@ -162,11 +162,16 @@ def _set_limits(limits):
     import resource
 
     for name, value in limits.items():
-        which = getattr(resource, name)
+        which = getattr(resource, name, None)
+        if which is None:
+            continue
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # not settable on this system (RLIMIT_AS on macOS)
+            pass
 
 
 def _set_subreaper():

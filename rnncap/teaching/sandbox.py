@@ -61,12 +61,22 @@ class GraderError(RuntimeError):
 def base_interpreter():
     """The interpreter behind this one: outside any virtual environment, so that the sandbox's
     sys.prefix holds no site-packages of the instructor's."""
-    exe = getattr(sys, "_base_executable", None)
-    if sys.prefix != sys.base_prefix:
-        if not exe or Path(exe).resolve().is_relative_to(Path(sys.prefix).resolve()) \
-                or not Path(exe).exists():
-            exe = os.path.realpath(sys.executable)
-    return exe or sys.executable
+    if sys.prefix == sys.base_prefix:
+        return sys.executable
+    prefix = Path(sys.prefix).resolve()
+    candidates = [getattr(sys, "_base_executable", None), os.path.realpath(sys.executable)]
+    try:  # a venv made with --copies: pyvenv.cfg names the base interpreter's directory
+        cfg = (prefix / "pyvenv.cfg").read_text()
+        home = [l.split("=", 1)[1].strip() for l in cfg.splitlines()
+                if l.split("=", 1)[0].strip() == "home"][0]
+        candidates += [os.path.join(home, "python%d.%d" % sys.version_info[:2]),
+                       os.path.join(home, "python3")]
+    except (OSError, IndexError):
+        pass
+    for exe in candidates:
+        if exe and os.path.isfile(exe) and not Path(exe).resolve().is_relative_to(prefix):
+            return exe
+    return sys.executable
 
 
 def _open_up(path, top=True):
@@ -278,13 +288,14 @@ def remove_files(uid):
 
 def limits(timeout, n_groups):
     """The resource limits of the sandbox's processes (names of resource.RLIMIT_*)."""
-    nproc = MAX_PROCESSES
-    if os.geteuid() != 0:  # the limit counts every process of the user
+    out = {"RLIMIT_AS": MEMORY_BYTES, "RLIMIT_CPU": int(STARTUP_TIMEOUT + n_groups * timeout) + 1,
+           "RLIMIT_FSIZE": MAX_FILE_BYTES, "RLIMIT_NOFILE": MAX_OPEN_FILES, "RLIMIT_CORE": 0}
+    if os.geteuid() == 0:
+        out["RLIMIT_NPROC"] = MAX_PROCESSES  # the sandbox user's own processes
+    elif os.path.isdir("/proc"):  # the limit counts every process of the user: add theirs
         mine = sum(1 for pid in _pids() if (_stat(pid) or (0, 0, 0, -1))[3] == os.geteuid())
-        nproc += mine
-    return {"RLIMIT_AS": MEMORY_BYTES, "RLIMIT_CPU": int(STARTUP_TIMEOUT + n_groups * timeout) + 1,
-            "RLIMIT_NPROC": nproc, "RLIMIT_FSIZE": MAX_FILE_BYTES,
-            "RLIMIT_NOFILE": MAX_OPEN_FILES, "RLIMIT_CORE": 0}
+        out["RLIMIT_NPROC"] = MAX_PROCESSES + mine
+    return out
 
 
 class Sandbox:
