@@ -15,7 +15,8 @@ Where things live:
   checkpoint.py          saving and loading models (and the solver's training state)
   plots.py               the training loss curve as a PNG
   _validate.py           input checks that raise a clear ValueError
-  shapes/                the built-in "shapes" dataset; shapes/features.py, its feature extractor
+  shapes/                the built-in "shapes" dataset; shapes/features.py, its feature extractor;
+                         shapes/facts.py, what a caption asserts and caption accuracy
   teaching/              instructor tooling: exercise.py (the student copy), grader.py
   cli.py, commands/      the `rnncap` command line; commands/common.py, the subcommands' helpers
   __main__.py            `python -m rnncap`

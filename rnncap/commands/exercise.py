@@ -1,34 +1,14 @@
 """`rnncap exercise`: make the student copy of the exercises; grade one, a class, or on Gradescope."""
-import argparse
-import math
-
-
-def seconds(text):
-    """A positive, finite number of seconds (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds, got %r" % text)
-    return value
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer, got %r" % text)
-    return value
+from rnncap.cli import check_output_dir, check_output_file, integer, number
 
 
 def _grading_options(parser):
     from rnncap.teaching import DEFAULT_TIMEOUT
 
-    parser.add_argument("--seed", type=int, default=0, help="seed of the check inputs")
-    parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=0,
+                        help="seed of the check inputs")
+    parser.add_argument("--timeout", type=number(0, strict_minimum=True), default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
                         help="seconds each group of calls (a forward and its backward, one "
                         "cell's model loss, ...) may run (default %g)" % DEFAULT_TIMEOUT)
 
@@ -62,7 +42,7 @@ def configure(parser):
     grade.add_argument("--out", metavar="CSV", required=True,
                        help="the CSV to write; the JSON files go into a directory named like "
                        "it without .csv")
-    grade.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+    grade.add_argument("--jobs", type=integer(1, 1024), default=1, metavar="N",
                        help="submissions graded at once (default 1)")
     _grading_options(grade)
     scope = sub.add_parser("gradescope", help="build a Gradescope autograder bundle",
@@ -78,6 +58,23 @@ def configure(parser):
 def run(args):
     import sys
 
+    if args.action == "make":
+        check_output_dir("OUT_DIR", args.out_dir)
+        _check_source(args.source)
+    elif args.action == "check":
+        _check_submission("DIR", args.dir)
+        if args.json:
+            check_output_file("--json", args.json)
+    elif args.action == "grade":
+        for path in args.submissions:
+            _check_submission("SUBMISSION", path)
+        check_output_file("--out", args.out)
+        check_output_dir("--out", _json_dir(args.out))
+    else:
+        check_output_file("OUT.zip", args.out)
+        if not args.out.lower().endswith(".zip"):
+            raise ValueError("OUT.zip %s must end in .zip" % args.out)
+        _check_source(args.source)
     action = {"make": _make, "check": _check, "grade": _grade, "gradescope": _gradescope}
     try:
         return action[args.action](args)
@@ -89,6 +86,29 @@ def run(args):
             raise
         print("rnncap exercise: error: %s" % e, file=sys.stderr)
         return 2
+
+
+def _check_source(source):
+    import os
+
+    if source is not None and not os.path.isdir(source):
+        raise ValueError("--source %s is not a directory (the instructor's checkout)" % source)
+
+
+def _check_submission(name, path):
+    import os
+
+    if not (os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".zip"))):
+        raise ValueError("%s %s is not a directory or a .zip (the submission to grade)"
+                         % (name, path))
+
+
+def _json_dir(out):
+    """Where grade writes its JSON files: the CSV's path without .csv."""
+    from pathlib import Path
+
+    out = Path(out)
+    return out.with_suffix("") if out.suffix.lower() == ".csv" else Path(str(out) + ".d")
 
 
 def _make(args):
@@ -152,7 +172,7 @@ def _grade(args):
     from rnncap.teaching import grader
 
     out = Path(args.out)
-    json_dir = out.with_suffix("") if out.suffix.lower() == ".csv" else Path(str(out) + ".d")
+    json_dir = _json_dir(out)
     _warn()
     start = time.monotonic()
     rows, reports = grader.grade_many(args.submissions, jobs=args.jobs, seed=args.seed,
