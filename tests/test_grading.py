@@ -688,6 +688,31 @@ def test_a_submission_cannot_change_the_grader(student, tmp_path):
         shutil.rmtree(ref, ignore_errors=True)
 
 
+def test_changed_grader_files_are_found_and_put_back(tmp_path):
+    pkg = tmp_path / "rnncap"
+    (pkg / "teaching").mkdir(parents=True)
+    files = {"__init__.py": b"", "checks.py": b"A = 1\n", "teaching/grader.py": b"G = 2\n",
+             "teaching/runner.py": b"R = 3\n"}
+    for rel, data in files.items():
+        (pkg / rel).write_bytes(data)
+    snap = grader.snapshot(pkg)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "checks.cpython-311.pyc").write_bytes(b"cache")  # not a change
+    assert grader.verify(pkg, snap) == []
+    (pkg / "checks.py").write_bytes(b"A = 100\n")
+    (pkg / "teaching" / "evil.py").write_bytes(b"x = 1\n")
+    (pkg / "teaching" / "grader.py").unlink()
+    (pkg / "teaching" / "runner.py").unlink()
+    (pkg / "teaching" / "runner.py").mkdir()
+    (pkg / "__init__.py").unlink()
+    (pkg / "__init__.py").symlink_to(tmp_path / "elsewhere.py")
+    changed = grader.verify(pkg, snap)
+    assert changed == ["__init__.py", "checks.py", "teaching/evil.py", "teaching/grader.py",
+                       "teaching/runner.py"]
+    assert grader.snapshot(pkg) == snap and not (pkg / "__init__.py").is_symlink()
+    assert not (pkg / "__pycache__").exists()  # caches written meanwhile are dropped
+
+
 # ----------------------------------------------------------------------------- the command line
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])

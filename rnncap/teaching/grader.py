@@ -32,7 +32,7 @@ import numpy as np
 
 from . import DEFAULT_TIMEOUT, exercise, runner, sandbox
 from .. import checks
-from .sandbox import escape
+from .sandbox import GraderError, escape
 from .submissions import SubmissionError, open_submission
 
 VALUE_TOL = 1e-6
@@ -363,7 +363,9 @@ def verify(package_dir, snap):
             p.unlink()
         elif rel not in now or p.is_symlink() or p.read_bytes() != snap[rel]:
             changed.append(rel)
-            if p.is_symlink() or p.exists():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.is_symlink() or p.exists():
                 p.unlink()
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(snap[rel])
@@ -446,6 +448,9 @@ class Session:
         os.chmod(self.tmp, 0o711)
         self.slot = None
         try:
+            if os.geteuid() == 0 and not sandbox.reachable_by_all(self.tmp):
+                raise GraderError("the sandbox user cannot reach the temporary directory %s; set "
+                                  "TMPDIR to one every user can (e.g. /tmp)" % self.tmp.parent)
             self.runtime = _runtime()
             if os.geteuid() == 0:
                 self.slot = sandbox.UidSlot()

@@ -108,6 +108,15 @@ def readable_by_all(path):
         return False
 
 
+def reachable_by_all(directory):
+    """Whether every user can pass through `directory` and each directory above it."""
+    try:
+        return all(os.stat(p).st_mode & 0o001 for p in [Path(directory).resolve()]
+                   + list(Path(directory).resolve().parents))
+    except OSError:
+        return False
+
+
 def make_runtime(parent, copy_stdlib=False):
     """What the sandbox imports besides the submission, under `parent`, readable by every user:
     a copy of the numpy this process uses (and its bundled libraries; no tests, no metadata)
