@@ -2,7 +2,8 @@
 
 Where things live:
   rnn_layers.py          RNN / LSTM / GRU layers with hand-written backward passes
-  classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores)
+  classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores); fast=
+  kernels/               the fast path of CaptioningRNN, proven equal to the readable code
   optim.py               update rules (sgd, sgd_momentum, rmsprop, adam)
   captioning_solver.py   CaptioningSolver (the training loop)
   coco_utils.py          COCO captioning data in the CS231n layout (also loads the built-in data)

@@ -301,6 +301,74 @@ def test_bad_vocabulary(layout, content, match):
         load_coco_data(d)
 
 
+def _replace_with_group(path):
+    os.remove(path)
+    with h5py.File(path, "w") as f:
+        f.create_group("features")
+
+
+def _empty_split(d, split):
+    _rewrite_h5(os.path.join(d, "coco2014_captions.h5"),
+                **{split + "_captions": np.zeros((0, 17), np.int32),
+                   split + "_image_idxs": np.zeros(0, np.int32)})
+
+
+def _append_bytes(path, data):
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("damage, file, match", [
+    (lambda d: _empty_split(d, "val"), "coco2014_captions.h5", "val_captions is empty"),
+    (lambda d: _empty_split(d, "train"), "coco2014_captions.h5", "train_captions is empty"),
+    (lambda d: _replace_with_group(os.path.join(d, "train2014_vgg16_fc7_pca.h5")),
+     "train2014_vgg16_fc7_pca.h5", "'features' is an HDF5 group"),
+    (lambda d: _append_bytes(os.path.join(d, "val2014_urls.txt"), b"caf\xe9.jpg\n"),
+     "val2014_urls.txt", "not UTF-8"),
+    (lambda d: _append_bytes(os.path.join(d, "coco2014_vocab.json"), b"\xff\xfe"),
+     "coco2014_vocab.json", "not UTF-8"),
+], ids=["empty-val", "empty-train", "features-group", "urls-latin1", "vocab-latin1"])
+def test_bad_datasets_are_named_at_load(tmp_path, damage, file, match, lazy):
+    d = str(tmp_path / "coco")
+    _layout(d)
+    damage(d)
+    with pytest.raises(ValueError, match=match) as e:
+        load_coco_data(d, lazy=lazy)
+    assert os.path.join(d, file) in str(e.value)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_features_are_named(layout, value):
+    d, _ = layout
+    path = os.path.join(d, "val2014_vgg16_fc7_pca.h5")
+    with h5py.File(path, "r+") as f:
+        f["features"][2, 1] = value
+    with pytest.raises(ValueError, match="NaN or inf.*row 2") as e:
+        load_coco_data(d)
+    assert path in str(e.value) and "'features'" in str(e.value)
+    # Lazy features stay on disk, so rows are checked as they are read.
+    data = load_coco_data(d, lazy=True)
+    np.testing.assert_array_equal(data["val_features"][[0, 1]].shape, (2, 3))
+    for idx in ([3, 2], 2, slice(1, 4)):
+        with pytest.raises(ValueError, match="NaN or inf.*row 2") as e:
+            data["val_features"][idx]
+        assert path in str(e.value)
+
+
+def test_lazy_features_truncated_while_open(layout):
+    d, a = layout
+    path = os.path.join(d, "train2014_vgg16_fc7_pca.h5")
+    data = load_coco_data(d, lazy=True)
+    np.testing.assert_array_equal(data["train_features"][[0, 1]], a["train_pca"][:2])
+    with h5py.File(path, "r") as f:
+        data_start = f["features"].id.get_offset()
+    os.truncate(path, data_start)  # HDF5 reads the missing bytes as zeros
+    with pytest.raises(ValueError, match="truncated while open") as e:
+        data["train_features"][[0, 1]]
+    assert path in str(e.value)
+
+
 # ----------------------------------------------------------------------------- where data is
 
 def test_default_dir_and_env(monkeypatch, tmp_path, layout):

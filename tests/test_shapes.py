@@ -391,3 +391,73 @@ def test_grid_cells_of_an_object_carry_its_facts(small):
     assert all(accuracy[k] >= floors[k] for k in accuracy), accuracy
     no_position = _ridge_accuracy(Xtr[:, :128], ltr["cell"], Xva[:, :128], lva["cell"])
     assert no_position < accuracy["cell"] - 0.2, no_position  # measured 0.55
+
+
+
+@pytest.fixture(scope="module")
+def small_datasets(tmp_path_factory):
+    """num_train -> directory of a built-in dataset that small, made by `rnncap data shapes`."""
+    from rnncap.cli import main
+
+    dirs = {}
+    for n in (60, 300, 512):
+        dirs[n] = str(tmp_path_factory.mktemp("shapes%d" % n))
+        assert main(["data", "shapes", "--out", dirs[n], "--num-train", str(n), "--num-val", "2",
+                     "--force"]) == 0
+    return dirs
+
+
+@pytest.mark.parametrize("num_train", [60, 300, 512])
+def test_small_datasets_have_sane_features(num_train, small_datasets):
+    """Up to 512 train images, centring leaves fewer directions than PCA components: the extra
+    ones must be zero, not round-off scaled up to ~1e11 (which made training diverge). On the
+    features, the reduced overfit run (10 captions of 10 images) memorises its captions."""
+    import h5py
+
+    from rnncap import CaptioningRNN, CaptioningSolver
+    from rnncap.coco_utils import load_coco_data
+
+    d = small_datasets[num_train]
+    for split in ("train", "val"):
+        with h5py.File(os.path.join(d, "%s2014_vgg16_fc7_pca.h5" % split), "r") as f:
+            feats = f["features"][()]
+        assert np.isfinite(feats).all() and np.abs(feats).max() < 200, np.abs(feats).max()
+    data = load_coco_data(d)
+    first = np.searchsorted(data["train_image_idxs"], np.arange(10))  # images 0..9, one each
+    data["train_captions"] = data["train_captions"][first]
+    data["train_image_idxs"] = data["train_image_idxs"][first]
+    np.random.seed(231)
+    model = CaptioningRNN(data["word_to_idx"], input_dim=512, wordvec_dim=32, hidden_dim=64)
+    solver = CaptioningSolver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                              num_epochs=100, batch_size=10, verbose=False)
+    solver.train()
+    assert max(solver.loss_history) < 50 and solver.loss_history[-1] < 0.1
+
+
+def test_overfit_bar_holds_on_a_small_dataset(small_datasets, tmp_path, capsys):
+    """`rnncap overfit` (the classic protocol) on 512 train images. (With far fewer images the
+    50 captions it draws share images, whose different captions no model can all fit: with
+    60 images and seed 231 that floor alone is a loss of 0.40.)"""
+    import re
+
+    from rnncap.cli import main
+
+    capsys.readouterr()
+    assert main(["overfit", "--data", small_datasets[512], "--plot",
+                 str(tmp_path / "overfit.png")]) == 0
+    final = re.search(r"^Final loss: (\S+)$", capsys.readouterr().out, re.M)
+    assert float(final.group(1)) < 0.1
+
+
+@pytest.mark.parametrize("N", [5, 12, 40])
+def test_fit_pca_zeroes_directions_beyond_the_rank(N):
+    """N centred points span N - 1 directions; asking for N components gives N - 1 orthonormal
+    rows and a zero row, and projections no larger than the data."""
+    from rnncap.shapes.features import apply_pca, fit_pca
+
+    X = np.random.default_rng(N).standard_normal((N, 64)).astype(np.float32) * 3 + 1
+    mean, comps = fit_pca(X, dim=N, seed=0)
+    np.testing.assert_allclose(comps[:N - 1] @ comps[:N - 1].T, np.eye(N - 1), atol=1e-4)
+    assert not comps[N - 1:].any()
+    Z = apply_pca(X, mean, comps)
+    assert np.abs(Z).max() <= np.linalg.norm(X - X.mean(0), axis=1).max() * (1 + 1e-4)

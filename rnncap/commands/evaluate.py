@@ -11,7 +11,9 @@ and, on data that records what each image shows (the built-in data), one line pe
 
     greedy  caption accuracy: 50.2% fully correct (one object 93.0%, two objects 21.0%; ...)
 """
+from rnncap.cli import integer
 from rnncap.commands.common import add_data_argument, one_line_os_errors
+from rnncap.commands.sample import MAX_LENGTH, check_beam_memory
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
 
@@ -22,11 +24,11 @@ def configure(parser):
     add_data_argument(parser, "default: the data the checkpoint was trained on")
     parser.add_argument("--split", default="val", choices=["train", "val"],
                         help="split to score (default %(default)s)")
-    parser.add_argument("--beam-size", type=int, default=3,
+    parser.add_argument("--beam-size", type=integer(1), default=3,
                         help="beam width of the beam column (default %(default)s)")
-    parser.add_argument("--num-images", type=int, default=None, metavar="N",
+    parser.add_argument("--num-images", type=integer(1), default=None, metavar="N",
                         help="score only the first N images of the split (default: all)")
-    parser.add_argument("--max-length", type=int, default=30,
+    parser.add_argument("--max-length", type=integer(1, MAX_LENGTH), default=30,
                         help="longest caption generated (default %(default)s)")
 
 
@@ -59,6 +61,7 @@ def run(args):
             raise ValueError("--%s must be a positive integer, got %d"
                              % (name.replace("_", "-"), value))
     model, meta = load_model(args.checkpoint)
+    check_beam_memory(model, args.beam_size, args.max_length)
     data, label, spec_used = load_data(data_of_checkpoint(meta, args.data))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)

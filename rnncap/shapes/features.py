@@ -29,6 +29,7 @@ from rnncap._validate import check_array
 FILTER_SEED = 20240229  # fixed forever: changing it changes every feature file
 IMAGE_SIZE = 64
 FEATURE_DIM = 4096
+NOISE_VARIANCE = 1e-6  # fit_pca: relative variance below which a direction is round-off
 _OUT_SCALE = 12.0  # mean activation ~1.3; larger initial hidden states help a vanilla RNN overfit
 GRID_SIZE = 8
 GRID_CHANNELS = 64 + 64 + 2 * GRID_SIZE  # max-pooled, mean-pooled, row and column one-hots
@@ -142,7 +143,8 @@ def fit_pca(X, dim=512, seed=0):
     Returns:
     - mean: (D,) float32, the column means of X
     - components: (dim, D) float32, orthonormal rows, by decreasing variance; each row's
-      largest-magnitude entry is positive (fixes the sign ambiguity, for determinism)
+      largest-magnitude entry is positive (fixes the sign ambiguity, for determinism). Rows
+      beyond X's numerical rank (variance below NOISE_VARIANCE times the top one) are zero.
     """
     X = check_array("X", X, ndim=2, finite=True)
     N, D = X.shape
@@ -160,7 +162,10 @@ def fit_pca(X, dim=512, seed=0):
     B = Q.T @ Xc  # (k, D): X's rows projected on the basis
     lam, U = np.linalg.eigh((B @ B.T).astype(np.float64))
     order = np.argsort(lam)[::-1][:dim]
-    comps = (U[:, order].T.astype(np.float32) @ B) / np.sqrt(np.maximum(lam[order], 1e-30))[:, None]
+    # A direction with under a millionth of the top variance is float32 round-off (centring
+    # leaves N - 1 directions at most): dividing by its tiny root would blow it up to ~1e11.
+    order = order[lam[order] > lam[order[0]] * NOISE_VARIANCE]
+    comps = (U[:, order].T.astype(np.float32) @ B) / np.sqrt(lam[order])[:, None]
     signs = np.sign(comps[np.arange(len(order)), np.abs(comps).argmax(axis=1)])
     comps = comps * signs[:, None]
     if comps.shape[0] < dim:  # rank-deficient X: pad with zero rows
