@@ -203,7 +203,7 @@ def list_files(src):
         rels = [p for p in out.decode("utf-8").split("\0") if p]
     except (OSError, subprocess.CalledProcessError):
         rels = [p.relative_to(src).as_posix() for p in src.rglob("*")]
-    return sorted(r for r in set(rels) if (src / r).is_file() and not _skipped(r))
+    return sorted(r for r in set(rels) if not _skipped(r) and (src / r).is_file())  # skips first: .venv may hold unreadable links
 
 
 def _module_name(rel):
