@@ -1,38 +1,72 @@
-"""The one registry of gradient checks: every public layer of rnn_layers and CaptioningRNN.loss
-(every cell type, the attention LSTM included).
+"""The one registry of checks: every graded function, its seeded inputs and how it is checked.
 
-Each check names the layer's forward and backward (looked up in rnncap.rnn_layers when it runs),
-builds small float64 inputs from a seeded Generator, says which inputs are differentiated, and
-carries the threshold of `rnncap gradcheck`. The same inputs feed `rnncap gradcheck`
-(run_checks), the grader (rnncap.teaching.grader) and the tests; only the public forward/backward
-API is used, never a cache's contents.
+`rnncap gradcheck` (run_checks), the grader (rnncap.teaching.grader) and the tests all take their
+inputs from here. Each entry names the functions it calls (looked up in its module when it runs),
+builds small float64 inputs from a seeded Generator and, for gradient checks, says which inputs
+are differentiated. Only the public API is used, never a cache's contents.
+
+Adding a graded function
+------------------------
+Put its body between solution markers in the reference code, then add one entry here; nothing
+else changes (the grader makes its rows from GRADED_CHECKS, and `rnncap gradcheck` runs the
+gradient checks):
+
+- a layer with a forward and a backward (rnn_layers.py, transformer_layers.py, ...): a LayerCheck
+  in LAYER_CHECKS, usually through _check(name, inputs, n_out=..., wrt=..., module=...,
+  outputs=...). The grader grades two rows: <forward> (its outputs against the reference) and
+  <backward> (called on the cache of the student's own forward, against centred differences of
+  the reference forward). Gradient names come from the forward's argument names ("d" + name).
+- a loss returning (loss, dx): a LayerCheck with backward None (one row: loss value, dx).
+- a model's loss(features, captions) -> (loss, grads): a ModelCheck in MODEL_CHECKS; row
+  <Class>.loss[<variant>]. The model is built as Class(WORDS, **init) with params redrawn from the
+  Generator in sorted name order, so it must keep its parameters in model.params.
+- a model's sample(features, max_length): a SampleCheck in SAMPLE_CHECKS; row
+  <Class>.sample[<variant>]; captions are compared up to and including each row's first <END>.
+- a function graded on its values only (the update rules): a ValueCheck in VALUE_CHECKS; it is
+  called once per argument list, each time on fresh copies.
 """
+import importlib
+import inspect
 from collections import namedtuple
 
 import numpy as np
 
-from . import rnn_layers
 from .gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 THRESHOLD = 1e-6
 # The model chains every layer: its near-zero gradient entries carry ~1e-11 absolute error,
-# which the element-wise relative error magnifies, so it gets a looser bar.
-MODEL_THRESHOLD = 1e-5
+# which an element-wise relative error magnifies past any bar on unlucky seeds, so the model's
+# error is relative to each gradient array's scale (array_error) and the bar is strict.
+MODEL_THRESHOLD = 1e-7
 
-# name: the check's name; forward, backward: names in rnn_layers (backward None: forward is a loss
-# returning (loss, dx)); inputs(rng) -> list of forward's arguments; n_out: forward's outputs
-# before the cache; wrt: indices of the inputs backward returns gradients for, in order; bare:
-# backward returns one array instead of a tuple; n_dout: how many of the first outputs backward
-# takes upstream gradients of (None: all n_out; dot-product attention returns its weights, for
-# pictures, but its backward takes only dattn).
-LayerCheck = namedtuple("LayerCheck", "name forward backward inputs n_out wrt bare threshold n_dout",
-                        defaults=(None,))
-# cell_type: CaptioningRNN's cell; its inputs come from model_inputs.
-ModelCheck = namedtuple("ModelCheck", "name cell_type threshold")
+LAYERS, MODEL, OPTIM = "rnncap.rnn_layers", "rnncap.classifiers.rnn", "rnncap.optim"
+
+# name: the check's name; forward, backward: function names in `module` (backward None: forward
+# is a loss returning (loss, dx)); inputs(rng) -> list of forward's arguments; n_out: forward's
+# outputs before the cache; wrt: indices of the inputs backward returns gradients for, in order;
+# bare: backward returns one array instead of a tuple; threshold: `rnncap gradcheck`'s bar;
+# module: where the functions live; outputs: names of forward's n_out outputs (None: "out");
+# n_dout: how many of the first outputs backward takes upstream gradients of (None: all n_out;
+# dot-product attention also returns its weights, for pictures, but its backward takes dattn only).
+LayerCheck = namedtuple("LayerCheck", "name forward backward inputs n_out wrt bare threshold "
+                        "module outputs n_dout", defaults=(LAYERS, None, None))
+# A model's loss. name: `rnncap gradcheck`'s row, "<cls>[<variant>]" (or "<cls>");
+# cell_type: CaptioningRNN's cell (the default init); module, cls: where the model class lives;
+# init: constructor keywords besides the vocabulary (None: MODEL_SIZES, cell_type, float64);
+# inputs(rng, model) -> loss's arguments (None: loss_inputs).
+ModelCheck = namedtuple("ModelCheck", "name cell_type threshold module cls init inputs",
+                        defaults=(MODEL, "CaptioningRNN", None, None))
+# A model's sampler; fields as ModelCheck's, inputs(rng, model) -> sample's arguments
+# (None: sample_inputs; it may adjust the model's params), max_length: sample's keyword.
+SampleCheck = namedtuple("SampleCheck", "name cell_type module cls init inputs max_length",
+                         defaults=(MODEL, "CaptioningRNN", None, None, 8))
+# A function graded on its values: calls(rng) -> [argument list, ...]; outputs: names of the
+# returned tuple's items (nested dict entries are named "config['m']").
+ValueCheck = namedtuple("ValueCheck", "name module calls outputs")
 
 WORDS = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3, "dog": 4, "a": 5}
 MODEL_SIZES = dict(input_dim=3, wordvec_dim=3, hidden_dim=4)
-CELL_TYPES = ("rnn", "lstm", "gru", "attention")
+CELL_TYPES = ("rnn", "lstm", "gru")
 GRID = 2  # the attention model's features are (N, input_dim, GRID, GRID)
 
 
@@ -90,14 +124,21 @@ def temporal_softmax_loss_inputs(rng):
     return [x, y, mask]
 
 
-def seeded_model(rng, cell_type, scale=0.5):
-    """A float64 CaptioningRNN(WORDS, **MODEL_SIZES) with params scale * rng.standard_normal,
-    drawn in sorted name order (the global np.random, used by the constructor, is restored)."""
-    from .classifiers.rnn import CaptioningRNN
+def model_init(check):
+    """The constructor keywords of a ModelCheck / SampleCheck's model (besides WORDS)."""
+    if check.init is not None:
+        return dict(check.init)
+    return dict(MODEL_SIZES, cell_type=check.cell_type, dtype=np.float64)
 
+
+def build_model(check, rng, scale):
+    """The reference model of a ModelCheck / SampleCheck: cls(WORDS, **model_init(check)) with
+    params scale * rng.standard_normal, drawn in sorted name order (the global np.random, used
+    by the constructor, is restored)."""
+    cls = getattr(importlib.import_module(check.module), check.cls)
     state = np.random.get_state()
     try:
-        model = CaptioningRNN(WORDS, cell_type=cell_type, dtype=np.float64, **MODEL_SIZES)
+        model = cls(WORDS, **model_init(check))
     finally:
         np.random.set_state(state)
     model.params = {k: scale * rng.standard_normal(v.shape)
@@ -105,49 +146,157 @@ def seeded_model(rng, cell_type, scale=0.5):
     return model
 
 
-def model_features(rng, cell_type, N):
-    """Features for CaptioningRNN(WORDS, **MODEL_SIZES): (N, D), or the attention model's grid
-    (N, D, GRID, GRID)."""
-    D = MODEL_SIZES["input_dim"]
-    return rng.standard_normal((N, D, GRID, GRID) if cell_type == "attention" else (N, D))
+def loss_inputs(rng, model):
+    """(features (2, D), captions (2, 5)) for a model's loss; the second caption is padded with
+    <NULL>, so the mask matters."""
+    features = rng.standard_normal((2, MODEL_SIZES["input_dim"]))
+    captions = rng.integers(0, len(WORDS), size=(2, 5))
+    captions[1, 3:] = WORDS["<NULL>"]
+    return [features, captions]
+
+
+def sample_inputs(rng, model, max_length=8):
+    """(features (8, D),) for a model's sample. When no caption of `model` (the reference) ends
+    before max_length, <END>'s score bias b_vocab is raised in steps of 0.5 until one does: a
+    sampler must stop writing at <END>, so the inputs must reach it."""
+    features = rng.standard_normal((8, MODEL_SIZES["input_dim"]))
+    end = WORDS["<END>"]
+    for _ in range(12):
+        if (model.sample(features, max_length=max_length)[:, :-1] == end).any():
+            break
+        model.params["b_vocab"][end] += 0.5
+    return [features]
+
+
+def grid_loss_inputs(rng, model):
+    """(features (2, D, GRID, GRID), captions (2, 5)) for the attention model's loss, as
+    loss_inputs with a grid of features per image."""
+    features = rng.standard_normal((2, MODEL_SIZES["input_dim"], GRID, GRID))
+    captions = rng.integers(0, len(WORDS), size=(2, 5))
+    captions[1, 3:] = WORDS["<NULL>"]
+    return [features, captions]
+
+
+def grid_sample_inputs(rng, model, max_length=8):
+    """(features (8, D, GRID, GRID),) for the attention model's sample, as sample_inputs."""
+    features = rng.standard_normal((8, MODEL_SIZES["input_dim"], GRID, GRID))
+    end = WORDS["<END>"]
+    for _ in range(12):
+        if (model.sample(features, max_length=max_length)[:, :-1] == end).any():
+            break
+        model.params["b_vocab"][end] += 0.5
+    return [features]
+
+
+def sample_args(check, rng, model):
+    """The arguments of a SampleCheck's sample call (its inputs, or sample_inputs)."""
+    if check.inputs is not None:
+        return check.inputs(rng, model)
+    return sample_inputs(rng, model, check.max_length)
+
+
+def seeded_model(rng, cell_type, scale=0.5):
+    """A float64 CaptioningRNN(WORDS, **MODEL_SIZES) with params scale * rng.standard_normal."""
+    return build_model(ModelCheck("", cell_type, MODEL_THRESHOLD), rng, scale)
 
 
 def model_inputs(rng, cell_type):
-    """(model, features (2, D) or (2, D, GRID, GRID), captions (2, 5)) for CaptioningRNN.loss;
-    the second caption is padded with <NULL>, so the mask matters."""
+    """(model, features (2, D), captions (2, 5)) for CaptioningRNN.loss (see loss_inputs)."""
     model = seeded_model(rng, cell_type, 0.5)
-    features = model_features(rng, cell_type, 2)
-    captions = rng.integers(0, len(WORDS), size=(2, 5))
-    captions[1, 3:] = WORDS["<NULL>"]
-    return model, features, captions
+    return (model, *loss_inputs(rng, model))
 
 
-def _check(name, inputs, n_out=1, wrt=(0, 1, 2, 3, 4), bare=False):
+def update_calls(config):
+    """calls(rng) of an update rule: w and dw (3, 4), then two calls: with config(rng, w) (the
+    rule's state included), and with config None (the defaults)."""
+    def calls(rng):
+        w, dw = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+        return [[w, dw, config(rng, w)], [w, dw, None]]
+    return calls
+
+
+def _check(name, inputs, n_out=1, wrt=(0, 1, 2, 3, 4), bare=False, module=LAYERS, outputs=None):
     return LayerCheck(name, name + "_forward", name + "_backward", inputs, n_out, wrt, bare,
-                      THRESHOLD)
+                      THRESHOLD, module, outputs)
 
 
 LAYER_CHECKS = [
     _check("affine", affine_inputs, wrt=(0, 1, 2)),
-    _check("rnn_step", lambda rng: cell_inputs(rng, 1)),
-    _check("rnn", lambda rng: cell_inputs(rng, 1, T=4)),
+    _check("rnn_step", lambda rng: cell_inputs(rng, 1), outputs=("next_h",)),
+    _check("rnn", lambda rng: cell_inputs(rng, 1, T=4), outputs=("h",)),
     _check("lstm_step", lambda rng: cell_inputs(rng, 4, lstm_c=True), n_out=2,
-           wrt=(0, 1, 2, 3, 4, 5)),
-    _check("lstm", lambda rng: cell_inputs(rng, 4, T=4)),
-    _check("gru_step", lambda rng: cell_inputs(rng, 3)),
-    _check("gru", lambda rng: cell_inputs(rng, 3, T=4)),
+           wrt=(0, 1, 2, 3, 4, 5), outputs=("next_h", "next_c")),
+    _check("lstm", lambda rng: cell_inputs(rng, 4, T=4), outputs=("h",)),
+    _check("gru_step", lambda rng: cell_inputs(rng, 3), outputs=("next_h",)),
+    _check("gru", lambda rng: cell_inputs(rng, 3, T=4), outputs=("h",)),
     LayerCheck("dot_product_attention", "dot_product_attention_forward",
                "dot_product_attention_backward", dot_product_attention_inputs, 2, (0, 1), False,
-               THRESHOLD, 1),
-    _check("attention_step", attention_step_inputs, n_out=2, wrt=tuple(range(8))),
-    _check("attention", attention_inputs, wrt=tuple(range(6))),
+               THRESHOLD, LAYERS, ("attn", "attn_weights"), 1),
+    _check("attention_step", attention_step_inputs, n_out=2, wrt=tuple(range(8)),
+           outputs=("next_h", "next_c")),
+    _check("attention", attention_inputs, wrt=tuple(range(6)), outputs=("h",)),
     _check("word_embedding", word_embedding_inputs, wrt=(1,), bare=True),
     _check("temporal_affine", temporal_affine_inputs, wrt=(0, 1, 2)),
     LayerCheck("temporal_softmax_loss", "temporal_softmax_loss", None,
-               temporal_softmax_loss_inputs, 1, (0,), True, THRESHOLD),
+               temporal_softmax_loss_inputs, 1, (0,), True, THRESHOLD, LAYERS, ("loss", "dx")),
 ]
 
-MODEL_CHECKS = [ModelCheck("CaptioningRNN[%s]" % c, c, MODEL_THRESHOLD) for c in CELL_TYPES]
+MODEL_CHECKS = [ModelCheck("CaptioningRNN[%s]" % c, c, MODEL_THRESHOLD) for c in CELL_TYPES] + [
+    ModelCheck("CaptioningRNN[attention]", "attention", MODEL_THRESHOLD,
+               inputs=grid_loss_inputs)]
+
+SAMPLE_CHECKS = [SampleCheck("CaptioningRNN[%s]" % c, c) for c in CELL_TYPES] + [
+    SampleCheck("CaptioningRNN[attention]", "attention",
+                inputs=grid_sample_inputs)]
+
+VALUE_CHECKS = [
+    ValueCheck("sgd", OPTIM, update_calls(lambda rng, w: {"learning_rate": 0.05}),
+               ("next_w", "config")),
+    ValueCheck("sgd_momentum", OPTIM, update_calls(
+        lambda rng, w: {"learning_rate": 0.05, "momentum": 0.8,
+                        "velocity": rng.standard_normal(w.shape)}), ("next_w", "config")),
+    ValueCheck("rmsprop", OPTIM, update_calls(
+        lambda rng, w: {"learning_rate": 0.05, "decay_rate": 0.9, "epsilon": 1e-8,
+                        "cache": rng.random(w.shape)}), ("next_w", "config")),
+    ValueCheck("adam", OPTIM, update_calls(
+        lambda rng, w: {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-8,
+                        "m": rng.standard_normal(w.shape), "v": rng.random(w.shape), "t": 3}),
+        ("next_w", "config")),
+]
+
+# Everything the grader grades, in the order of its score table.
+GRADED_CHECKS = LAYER_CHECKS + MODEL_CHECKS + SAMPLE_CHECKS + VALUE_CHECKS
+
+
+# ----------------------------------------------------------------------------- names
+
+def function(check, name):
+    """The reference function `name` of a LayerCheck's module."""
+    return getattr(importlib.import_module(check.module), name)
+
+
+def output_names(check):
+    """Names of a LayerCheck's forward outputs (before the cache)."""
+    if check.outputs is not None:
+        return tuple(check.outputs)
+    return ("out",) if check.n_out == 1 else tuple("out%d" % k for k in range(check.n_out))
+
+
+def grad_names(check):
+    """Names of a LayerCheck's backward outputs: "d" + the forward's argument names."""
+    params = list(inspect.signature(function(check, check.forward)).parameters)
+    return tuple("d" + params[i] if i < len(params) else "d%d" % i for i in check.wrt)
+
+
+def n_douts(check):
+    """How many upstream gradients a LayerCheck's backward takes (before the cache)."""
+    return check.n_out if check.n_dout is None else check.n_dout
+
+
+def method_row(check, method):
+    """The grader's row of a ModelCheck / SampleCheck: "<cls>.<method>[<variant>]"."""
+    variant = check.name[len(check.cls):] if check.name.startswith(check.cls) else ""
+    return "%s.%s%s" % (check.cls, method, variant)
 
 
 # ----------------------------------------------------------------------------- numeric gradients
@@ -170,14 +319,14 @@ def numeric_grads(forward, args, wrt, douts):
 
 def loss_numeric_grad(check, args):
     """Centred-difference gradient of a loss check's scalar loss w.r.t. args[0]."""
-    loss_fn = getattr(rnn_layers, check.forward)
+    loss_fn = function(check, check.forward)
     return eval_numerical_gradient(lambda z: loss_fn(z, *args[1:])[0], args[0].copy(),
                                    verbose=False)
 
 
-def model_numeric_grads(model, features, captions):
-    """{param name: centred-difference gradient of model.loss(features, captions)[0]}."""
-    return {name: eval_numerical_gradient(lambda _: model.loss(features, captions)[0],
+def model_numeric_grads(model, *args):
+    """{param name: centred-difference gradient of model.loss(*args)[0]}."""
+    return {name: eval_numerical_gradient(lambda _: model.loss(*args)[0],
                                           model.params[name], verbose=False)
             for name in model.params}
 
@@ -187,24 +336,31 @@ def model_numeric_grads(model, features, captions):
 def layer_error(check, rng):
     """Max relative error between a layer's backward and the numeric gradients of its forward."""
     args = check.inputs(rng)
-    forward = getattr(rnn_layers, check.forward)
+    forward = function(check, check.forward)
     if check.backward is None:
         return rel_error(forward(*args)[1], loss_numeric_grad(check, args))
     result = forward(*args)
-    n_dout = check.n_out if check.n_dout is None else check.n_dout
-    douts = [rng.standard_normal(np.shape(o)) for o in result[:n_dout]]
-    analytic = getattr(rnn_layers, check.backward)(*douts, result[check.n_out])
+    douts = [rng.standard_normal(np.shape(o)) for o in result[:n_douts(check)]]
+    analytic = function(check, check.backward)(*douts, result[check.n_out])
     analytic = [analytic] if check.bare else list(analytic)
     numeric = numeric_grads(forward, args, check.wrt, douts)
     return max(rel_error(a, n) for a, n in zip(analytic, numeric))
 
 
 def model_error(check, rng):
-    """Max relative error between CaptioningRNN.loss's grads and the numeric gradients."""
-    model, features, captions = model_inputs(rng, check.cell_type)
-    _, grads = model.loss(features, captions)
-    numeric = model_numeric_grads(model, features, captions)
-    return max(rel_error(numeric[name], grads[name]) for name in sorted(numeric))
+    """Max relative error between a model's loss gradients and the numeric gradients."""
+    model = build_model(check, rng, 0.5)
+    args = (check.inputs or loss_inputs)(rng, model)
+    _, grads = model.loss(*args)
+    numeric = model_numeric_grads(model, *args)
+    return max(array_error(numeric[name], grads[name]) for name in sorted(numeric))
+
+
+def array_error(x, y):
+    """max |x - y| relative to the array's scale, max(|x| + |y|): an entry near zero is judged
+    by the size of its neighbours, not by itself."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y)) / max(1e-12, float(np.max(np.abs(x) + np.abs(y)))))
 
 
 def run_checks(checks, seed=0):

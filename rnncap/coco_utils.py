@@ -396,6 +396,7 @@ def _load_grids(data, d, lazy):
         else:
             with _open_h5(path) as f:
                 grid = _read(f, "features", path)
+            _check_finite(grid, path, "features")
         shape = tuple(grid.shape)
         if len(shape) != 4 or grid.dtype.kind != "f" or shape[2] != shape[3]:
             raise ValueError("%s: features must be a (num_images, C, G, G) float array, got "
@@ -434,9 +435,11 @@ def load_objects(base_dir=None, split="val"):
                                 "(--data shapes) records what each image shows"
                                 % (d, os.path.basename(path)))
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             records = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise ValueError("%s is not UTF-8 text (byte %d): %s" % (path, e.start, e.reason))
+    except ValueError as e:
         raise ValueError("%s is not valid JSON: %s" % (path, e))
     if not isinstance(records, list) or not all(
             isinstance(r, dict) and isinstance(r.get("objects"), list) and r["objects"]

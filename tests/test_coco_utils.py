@@ -443,6 +443,8 @@ def test_grid_features_absent_say_so_and_what_would_make_them(layout):
      "train2014_grid.h5 has 5 images but train2014_urls.txt lists 6"),
     ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.zeros((4, 8, 3, 3), np.float32)},
      r"train grid features have shape \(C, G, G\) = \(7, 3, 3\) but val ones \(8, 3, 3\)"),
+    ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.full((4, 7, 3, 3), np.nan, np.float32)},
+     "val2014_grid.h5: dataset 'features' holds NaN or inf"),
 ])
 def test_bad_grid_features_name_the_file(layout, grids, match):
     d, _ = layout
@@ -462,8 +464,8 @@ def test_load_objects(layout):
     assert coco_utils.load_objects(d, "val") == records
     with pytest.raises(ValueError, match="split"):
         coco_utils.load_objects(d, "test")
-    for bad in ("[1, 2]", '{"objects": []}', "[{\"objects\": []}]", "not json"):
-        with open(os.path.join(d, "train2014_objects.json"), "w") as f:
+    for bad in (b"[1, 2]", b'{"objects": []}', b'[{"objects": []}]', b"not json", b"[\xff]"):
+        with open(os.path.join(d, "train2014_objects.json"), "wb") as f:
             f.write(bad)
         with pytest.raises(ValueError, match="train2014_objects.json"):
             coco_utils.load_objects(d, "train")

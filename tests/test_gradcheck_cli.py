@@ -1,6 +1,4 @@
 """`rnncap gradcheck` and the checks behind it (rnncap.checks, also the grader's inputs)."""
-import importlib
-
 import numpy as np
 import pytest
 
@@ -78,18 +76,15 @@ def same(a, b):
 
 
 def test_the_grader_grades_the_registry_inputs():
-    # Each grader row draws its inputs first from its Generator, so for the same seed the
-    # student's calls must start with exactly the arrays the registry builds.
+    # Each grader group draws its inputs first from its own Generator, so for the same seed the
+    # student's first call must get exactly the arrays the registry builds.
+    groups = {g.name: g for g in grader.build_groups(seed=5)}
     for check in checks.LAYER_CHECKS:
-        name = check.name if check.backward is None else check.forward
-        build = [b for _, row, b in grader.CHECKS if row == name][0]
-        calls, _ = build(importlib.import_module, np.random.default_rng(5))
-        assert same(calls[0]["args"], check.inputs(np.random.default_rng(5))), name
-    build = [b for _, row, b in grader.CHECKS if row == "CaptioningRNN.loss"][0]
-    calls, _ = build(importlib.import_module, np.random.default_rng(5))
-    rng = np.random.default_rng(5)
-    for call, cell_type in zip(calls, checks.CELL_TYPES):  # one Generator for the four cells
-        model, features, captions = checks.model_inputs(rng, cell_type)
-        assert call["init_kwargs"]["cell_type"] == cell_type
-        assert same(call["params"], model.params) and same(call["args"], (features, captions))
-
+        call = groups[check.name].calls[0]
+        assert call["func"] == check.forward
+        assert same(call["args"], check.inputs(np.random.default_rng(5))), check.name
+    for check in checks.MODEL_CHECKS:
+        call = groups[checks.method_row(check, "loss")].calls[0]
+        model, features, captions = checks.model_inputs(np.random.default_rng(5), check.cell_type)
+        assert call["init_kwargs"]["cell_type"] == check.cell_type and call["method"] == "loss"
+        assert same(call["params"], model.params) and same(call["args"], [features, captions])
