@@ -201,9 +201,11 @@ def seeded_model(rng, cell_type, scale=0.5):
 
 
 def model_inputs(rng, cell_type):
-    """(model, features (2, D), captions (2, 5)) for CaptioningRNN.loss (see loss_inputs)."""
+    """(model, features (2, D), captions (2, 5)) for CaptioningRNN.loss (see loss_inputs; the
+    attention model gets grid_loss_inputs' (2, D, GRID, GRID) features)."""
     model = seeded_model(rng, cell_type, 0.5)
-    return (model, *loss_inputs(rng, model))
+    inputs = grid_loss_inputs if cell_type == "attention" else loss_inputs
+    return (model, *inputs(rng, model))
 
 
 def update_calls(config):
