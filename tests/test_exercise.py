@@ -492,7 +492,8 @@ def test_notebooks_stop_at_the_first_unimplemented_function(student, monkeypatch
     import nbformat
 
     notebooks = sorted((student / "notebooks").glob("*.ipynb"))
-    assert [p.name for p in notebooks] == ["LSTM_Captioning.ipynb", "RNN_Captioning.ipynb"]
+    assert [p.name for p in notebooks] == ["Attention_Captioning.ipynb", "LSTM_Captioning.ipynb",
+                                           "RNN_Captioning.ipynb"]
     monkeypatch.setenv("PYTHONPATH", str(student))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     for path in notebooks:
