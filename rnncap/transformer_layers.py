@@ -1,7 +1,7 @@
 """Transformer decoder layers with hand-written backward passes (the CS231n captioning Transformer).
 
 Every forward returns (out, cache) and every backward takes (dout, cache); caches are plain tuples
-of what backward needs. Every weight W has shape (in, out) and is applied as x @ W + b. Outputs
+of what backward needs (whatever your backward needs, when you write them). Every weight W has shape (in, out) and is applied as x @ W + b. Outputs
 follow the input dtype (float32 stays float32). Public forwards check their inputs and raise
 ValueError naming the argument; backwards trust their cache.
 
@@ -151,14 +151,15 @@ def relu_forward(x):
 
     Returns a tuple of:
     - out: Output, of the same shape as x
-    - cache: (x,)
+    - cache: Whatever your backward pass needs
     """
     x = _check_float("x", x)
     # BEGIN SOLUTION
-    # HINT: keep the positive entries, zero the rest
+    # HINT: keep the positive entries and zero the rest (np.maximum); backward needs to know where x was positive
     out = np.maximum(x, 0)
+    cache = (x,)
     # END SOLUTION
-    return out, (x,)
+    return out, cache
 
 
 def relu_backward(dout, cache):
@@ -166,14 +167,14 @@ def relu_backward(dout, cache):
 
     Inputs:
     - dout: Upstream gradients, of x's shape
-    - cache: (x,) from relu_forward
+    - cache: From relu_forward
 
     Returns:
     - dx: Gradient with respect to x, of x's shape
     """
-    (x,) = cache
     # BEGIN SOLUTION
-    # HINT: the gradient passes where x was positive
+    # HINT: the gradient passes where x was positive and is zero elsewhere
+    (x,) = cache
     dx = dout * (x > 0)
     # END SOLUTION
     return dx
@@ -188,15 +189,16 @@ def gelu_forward(x):
 
     Returns a tuple of:
     - out: Output, of the same shape as x
-    - cache: (x, Phi(x))
+    - cache: Whatever your backward pass needs
     """
     x = _check_float("x", x)
     # BEGIN SOLUTION
-    # HINT: use erf; keep the normal CDF for the backward pass
+    # HINT: Phi(x) from erf (above) at x / sqrt(2); keep x and Phi(x), which the backward reuses
     cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
     out = x * cdf
+    cache = (x, cdf)
     # END SOLUTION
-    return out, (x, cdf)
+    return out, cache
 
 
 def gelu_backward(dout, cache):
@@ -205,14 +207,14 @@ def gelu_backward(dout, cache):
 
     Inputs:
     - dout: Upstream gradients, of x's shape
-    - cache: (x, Phi(x)) from gelu_forward
+    - cache: From gelu_forward
 
     Returns:
     - dx: Gradient with respect to x, of x's shape
     """
-    x, cdf = cache
     # BEGIN SOLUTION
-    # HINT: product rule on x * Phi(x); Phi' is the normal density
+    # HINT: the product rule on x * Phi(x), where Phi' is the normal density phi
+    x, cdf = cache
     pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
     dx = dout * (cdf + x * pdf)
     # END SOLUTION
@@ -235,18 +237,19 @@ def dropout_forward(x, p, rng):
 
     Returns a tuple of:
     - out: Output, of x's shape and dtype
-    - cache: (scale,): the array of 0 and 1 / (1 - p) that multiplied x, or (None,) when p = 0
+    - cache: Whatever your backward pass needs
     """
     x = check_array("x", x)
     _check_dropout(p, rng)
-    if p == 0:
-        return x, (None,)
     # BEGIN SOLUTION
-    # HINT: draw a keep mask with rng.random, scale the kept entries by 1 / (1 - p)
+    # HINT: with p = 0 return x untouched; else keep an entry where rng.random(x.shape) >= p and scale the kept ones by 1 / (1 - p); backward needs that array of 0 and 1 / (1 - p)
+    if p == 0:
+        return x, (None,)  # no draws: evaluation and checks stay deterministic
     scale = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
     out = x * scale
+    cache = (scale,)
     # END SOLUTION
-    return out, (scale,)
+    return out, cache
 
 
 def dropout_backward(dout, cache):
@@ -254,16 +257,16 @@ def dropout_backward(dout, cache):
 
     Inputs:
     - dout: Upstream gradients, of x's shape
-    - cache: (scale,) from dropout_forward
+    - cache: From dropout_forward
 
     Returns:
-    - dx: Gradient with respect to x, of x's shape
+    - dx: Gradient with respect to x, of x's shape (dout itself when p was 0)
     """
+    # BEGIN SOLUTION
+    # HINT: the same entries as the forward pass pass through, with the same 1 / (1 - p)
     (scale,) = cache
     if scale is None:
         return dout
-    # BEGIN SOLUTION
-    # HINT: the same mask and scale as the forward pass
     dx = dout * scale
     # END SOLUTION
     return dx
@@ -285,7 +288,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
 
     Returns a tuple of:
     - out: Output, of shape (..., D)
-    - cache: (xhat, inv_std, gamma), inv_std = 1 / sqrt(var + eps) of shape (..., 1)
+    - cache: Whatever your backward pass needs
     """
     x = _check_float("x", x)
     if x.ndim < 1:
@@ -297,15 +300,16 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     if not (isinstance(eps, (int, float, np.floating)) and eps > 0):
         raise ValueError("eps must be a positive number, got %r" % (eps,))
     # BEGIN SOLUTION
-    # HINT: mean and biased variance over the last axis; keep xhat and 1/std for backward
+    # HINT: mean and biased variance over the last axis with keepdims=True, so they broadcast; the backward formula needs xhat, 1 / sqrt(var + eps) and gamma
     mu = x.mean(axis=-1, keepdims=True)
     centred = x - mu
     var = (centred * centred).mean(axis=-1, keepdims=True)
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
     xhat = centred * inv_std
     out = gamma * xhat + beta
+    cache = (xhat, inv_std, gamma)
     # END SOLUTION
-    return out, (xhat, inv_std, gamma)
+    return out, cache
 
 
 def layernorm_backward(dout, cache):
@@ -316,16 +320,16 @@ def layernorm_backward(dout, cache):
 
     Inputs:
     - dout: Upstream gradients, of shape (..., D)
-    - cache: (xhat, inv_std, gamma) from layernorm_forward
+    - cache: From layernorm_forward
 
     Returns a tuple of:
     - dx: Gradient with respect to x, of shape (..., D)
     - dgamma: Gradient with respect to gamma, of shape (D,)
     - dbeta: Gradient with respect to beta, of shape (D,)
     """
-    xhat, inv_std, gamma = cache
     # BEGIN SOLUTION
-    # HINT: dbeta and dgamma sum over every axis but the last; dx uses the formula above
+    # HINT: dbeta and dgamma sum dout and dout * xhat over every axis but the last; dx is the formula above
+    xhat, inv_std, gamma = cache
     D = xhat.shape[-1]
     dbeta = dout.reshape(-1, D).sum(axis=0)
     dgamma = (dout * xhat).reshape(-1, D).sum(axis=0)
@@ -391,9 +395,7 @@ def multihead_attention_forward(query, key, value, params, num_heads, attn_mask=
 
     Returns a tuple of:
     - out: Output, of shape (N, S, E)
-    - cache: (query, key, value, q, k, v, weights, dropped, heads, params, drop_cache), where
-      q is (N, H, S, Dh), k and v are (N, H, T, Dh), weights and dropped (the weights after
-      dropout) are (N, H, S, T) and heads is the concatenation, (N, S, E)
+    - cache: Whatever your backward pass needs
     """
     query, key, value, params, allowed = _check_attention(query, key, value, params,
                                                           num_heads, attn_mask)
@@ -401,8 +403,9 @@ def multihead_attention_forward(query, key, value, params, num_heads, attn_mask=
     N, S, E = query.shape
     T = key.shape[1]
     H, Dh = num_heads, E // num_heads
+    # allowed: attn_mask != 0, a boolean (S, T) array, or None without a mask
     # BEGIN SOLUTION
-    # HINT: project, split the columns into heads with reshape/transpose, scale the scores, block masked keys, softmax over keys, weighted sum of v, concatenate heads, project with Wo
+    # HINT: project the three inputs, then reshape (N, L, E) -> (N, L, H, Dh) and transpose to (N, H, L, Dh) so that matmul works head by head; scores (N, H, S, T) get -inf where allowed is False (None: no mask); softmax over the last axis, dropout_forward on the weights, weights @ v, then undo the transpose and reshape to (N, S, E) before Wo; backward needs the inputs, the per-head q, k, v, the weights before and after dropout, the concatenated heads and params
     q = (query @ params["Wq"] + params["bq"]).reshape(N, S, H, Dh).transpose(0, 2, 1, 3)
     k = (key @ params["Wk"] + params["bk"]).reshape(N, T, H, Dh).transpose(0, 2, 1, 3)
     v = (value @ params["Wv"] + params["bv"]).reshape(N, T, H, Dh).transpose(0, 2, 1, 3)
@@ -417,8 +420,8 @@ def multihead_attention_forward(query, key, value, params, num_heads, attn_mask=
 
     heads = (dropped @ v).transpose(0, 2, 1, 3).reshape(N, S, E)  # head h in columns h*Dh:...
     out = heads @ params["Wo"] + params["bo"]
-    # END SOLUTION
     cache = (query, key, value, q, k, v, weights, dropped, heads, params, drop_cache)
+    # END SOLUTION
     return out, cache
 
 
@@ -439,9 +442,9 @@ def multihead_attention_backward(dout, cache):
     - dvalue: Gradient with respect to value, of shape (N, T, E)
     - dparams: Dictionary of gradients with the keys of params (Wq, bq, ..., Wo, bo)
     """
-    query, key, value, q, k, v, weights, dropped, heads, params, drop_cache = cache
     # BEGIN SOLUTION
-    # HINT: reverse the forward: output projection, merge of heads, weighted sum, dropout, softmax, scaling, the three projections
+    # HINT: undo the forward step by step: Wo (a temporal affine), the merge of the heads (reshape and transpose back), weights @ v (two matmuls), dropout_backward, the softmax (formula above), the 1/sqrt(Dh) scale, then each projection sends its gradient to its input and its W and b
+    query, key, value, q, k, v, weights, dropped, heads, params, drop_cache = cache
     N, H, S, Dh = q.shape
     T, E = k.shape[2], H * Dh
     dparams = {}
@@ -519,8 +522,7 @@ def transformer_decoder_layer_forward(tgt, memory, params, num_heads, tgt_mask=N
 
     Returns a tuple of:
     - out: Output, of shape (N, T, E)
-    - cache: A tuple of the sub-layers' caches (self-attention, cross-attention, the three
-      norms, the FFN's input, hidden pre-activation, activation and dropout caches)
+    - cache: Whatever your backward pass needs
     """
     tgt = _check_float("tgt", tgt, shape=("N", "T", "E"))
     N, T, E = tgt.shape
@@ -533,11 +535,11 @@ def transformer_decoder_layer_forward(tgt, memory, params, num_heads, tgt_mask=N
         raise ValueError("tgt_mask must have shape (T, T) = (%d, %d), got %s"
                          % (T, T, np.shape(tgt_mask)))
     _check_dropout(dropout, rng)
-    act_forward = _ACTIVATIONS[activation][0]
+    act_forward = _ACTIVATIONS[activation][0]  # relu_forward or gelu_forward
     self_params = {k: params["self_attn." + k] for k in ATTENTION_KEYS}
     cross_params = {k: params["cross_attn." + k] for k in ATTENTION_KEYS}
     # BEGIN SOLUTION
-    # HINT: three sub-layers, each "x = LN(x + dropout(sublayer(x)))"; reuse multihead_attention_forward, layernorm_forward, the activation and dropout_forward
+    # HINT: three sub-layers, each x = LN(x + dropout(sublayer(x))) with multihead_attention_forward (self: tgt three times with tgt_mask; cross: x, memory, memory), layernorm_forward, act_forward and dropout_forward (also on the FFN's activations); keep every sub-layer's cache, the FFN's input and activations, params and the activation's name
     # Self-attention: every word looks at the words the mask allows.
     sa, cache_sa = multihead_attention_forward(tgt, tgt, tgt, self_params, num_heads, tgt_mask,
                                                dropout, rng)
@@ -557,9 +559,9 @@ def transformer_decoder_layer_forward(tgt, memory, params, num_heads, tgt_mask=N
     ff = act @ params["ffn.W2"] + params["ffn.b2"]
     ff, cache_drop3 = dropout_forward(ff, dropout, rng)
     out, cache_norm3 = layernorm_forward(x2 + ff, params["norm3.gamma"], params["norm3.beta"])
-    # END SOLUTION
     cache = (cache_sa, cache_drop1, cache_norm1, cache_ca, cache_drop2, cache_norm2,
              x2, act, cache_act, cache_drop_act, cache_drop3, cache_norm3, params, activation)
+    # END SOLUTION
     return out, cache
 
 
@@ -575,11 +577,11 @@ def transformer_decoder_layer_backward(dout, cache):
     - dmemory: Gradient with respect to memory, of shape (N, S, E)
     - dparams: Dictionary of gradients with the keys DECODER_LAYER_KEYS
     """
+    # BEGIN SOLUTION
+    # HINT: the sub-layers in reverse, with the matching *_backward functions (_ACTIVATIONS[activation][1] is the activation's); a residual sum x + f(x) passes its gradient to both terms; memory feeds cross-attention's key and value, and tgt self-attention's query, key and value: add those gradients
     (cache_sa, cache_drop1, cache_norm1, cache_ca, cache_drop2, cache_norm2,
      x2, act, cache_act, cache_drop_act, cache_drop3, cache_norm3, params, activation) = cache
     act_backward = _ACTIVATIONS[activation][1]
-    # BEGIN SOLUTION
-    # HINT: go through the three sub-layers in reverse; a residual sum passes its gradient to both terms, and self-attention's query, key and value gradients add up
     N, T, E = x2.shape
     F = act.shape[-1]
     dparams = {}

@@ -350,7 +350,7 @@ class CaptioningTransformer:
         grads = {}
         try:
             # BEGIN SOLUTION
-            # HINT: memory from the features; embed captions[:, :-1] plus positions; the layers with a causal mask; scores; temporal_softmax_loss divided by T; then every backward in reverse
+            # HINT: the decoder reads captions[:, :-1] and predicts captions[:, 1:], masking <NULL> targets; forward: the memory (temporal_affine_forward on the features as (N, 1, D), or the grid's (N, G*G, D) locations plus W_pos), word_embedding_forward plus self._positions[:T], dropout_forward, each layer with a causal mask (np.tril), temporal_affine_forward to scores, temporal_softmax_loss divided by T (it divides by N); then every backward in reverse, adding the layers' memory gradients, and zero W_embed's <NULL> row
             captions_in, captions_out = captions[:, :-1], captions[:, 1:]
             mask = captions_out != self._null  # <NULL> targets are padding
             N, T = captions_in.shape
@@ -427,7 +427,7 @@ class CaptioningTransformer:
         captions = np.full((N, max_length), self._null, dtype=np.int32)
         p = self.params
         # BEGIN SOLUTION
-        # HINT: build the memory as loss() does; at each step run the whole partial caption through the layers and take the argmax at its last position
+        # HINT: the memory as in loss(); start every caption with <START>; at each step embed the words so far plus their positions, run the layers with a causal mask, score the last position and append the highest-scoring word; write a word only into rows that have not emitted <END> yet, and stop once every row has
         if self.grid_size is None:
             locations = features[:, None, :]
         else:
