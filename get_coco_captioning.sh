@@ -12,8 +12,11 @@ which is where rnncap's load_coco_data() looks by default).
 
 - Uses curl or wget, whichever exists (RNNCAP_DOWNLOADER=curl|wget picks one).
 - Resumable: an interrupted download (DIR.zip.part) is continued by the next run.
-- The zip is checked with `unzip -t` before extraction; extraction goes to a temporary
-  directory that is moved into place, so a failure never leaves a half-written DIR.
+- A partial file that can never be resumed (the server ignores Range requests, or the file is
+  as long as the download or longer) is discarded and the download starts afresh.
+- The zip is checked with `unzip -t` before extraction, and refused (and removed) if an entry
+  is a link or its path leaves DIR; extraction goes to a temporary directory that is moved
+  into place, so a failure never leaves a half-written DIR.
 - The zip is removed after success; with the dataset already in DIR it does nothing.
 - RNNCAP_COCO_URL overrides the download URL (http(s)://, or file:// with curl).
 EOF
@@ -68,18 +71,50 @@ mkdir -p "$PARENT" || die "cannot create $PARENT"
 ZIP="$DEST.zip"
 PART="$ZIP.part"
 
+# Runs the downloader once; "resume" continues $PART. Sets RC (exit status) and CODE (HTTP status,
+# curl only) instead of failing, so that the caller can tell a dead-end partial file from a network error.
+fetch() {
+    RC=0 CODE=""
+    if [ "$TOOL" = curl ]; then
+        local resume=()
+        [ "$1" = resume ] && resume=(-C -)
+        CODE="$(curl -fL --retry 3 --connect-timeout 30 ${resume[@]+"${resume[@]}"} -o "$PART" \
+            -w '%{http_code}' "$URL")" || RC=$?
+    else
+        local resume=()
+        [ "$1" = resume ] && resume=(-c)
+        wget ${resume[@]+"${resume[@]}"} --tries=3 --timeout=30 -O "$PART" "$URL" || RC=$?
+    fi
+}
+
+if [ ! -f "$ZIP" ] && [ -f "$PART" ] && unzip -tq "$PART" >/dev/null 2>&1; then
+    # A download killed between its last byte and the rename below: nothing left to fetch.
+    echo "$PART is already a complete zip; using it."
+    mv "$PART" "$ZIP"
+fi
 if [ ! -f "$ZIP" ]; then
     if [ -f "$PART" ]; then
         echo "Resuming the download of $URL ($(wc -c <"$PART") bytes so far) ..."
+        fetch resume
+        # curl 33: the server ignores Range; 36: resume offset past the end (file://);
+        # HTTP 416: the partial file is as long as the whole file or longer. None of these can
+        # ever resume, so the partial file is discarded and the download starts afresh.
+        why=""
+        if [ "$RC" = 33 ]; then why="the server does not support resuming (it ignores Range requests)"
+        elif [ "$RC" = 36 ] || [ "$CODE" = 416 ]; then
+            why="$PART ($(wc -c <"$PART") bytes) is not a prefix of the file on the server"
+        fi
+        if [ -n "$why" ]; then
+            echo "Cannot resume: $why; discarding $PART and downloading afresh ..." >&2
+            rm -f "$PART"
+            fetch fresh
+        fi
     else
         echo "Downloading $URL to $ZIP ..."
+        fetch fresh
     fi
-    if [ "$TOOL" = curl ]; then
-        curl -fL --retry 3 --connect-timeout 30 -C - -o "$PART" "$URL" \
-            || die "download of $URL failed (curl exit $?); run again to resume"
-    else
-        wget -c --tries=3 --timeout=30 -O "$PART" "$URL" \
-            || die "download of $URL failed (wget exit $?); run again to resume"
+    if [ "$RC" != 0 ]; then
+        die "download of $URL failed ($TOOL exit $RC${CODE:+, HTTP $CODE}); run again to resume"
     fi
     mv "$PART" "$ZIP"
 fi
@@ -90,10 +125,26 @@ if ! unzip -tq "$ZIP" >/dev/null 2>&1; then
     die "$ZIP is corrupt (unzip -t failed); removed it - run again to download it afresh"
 fi
 
+# Refuse entries that would land outside the target (absolute paths, .. components) and links
+# (a link could point anywhere): unzip only skips or rewrites some of them, with a warning.
+bad="$(unzip -Z1 "$ZIP" | grep -E '^/|^[A-Za-z]:|(^|[/\\])\.\.([/\\]|$)' | head -n 3 || true)"
+links="$(unzip -Z "$ZIP" | grep -E '^l' | head -n 3 || true)"
+if [ -n "$bad" ] || [ -n "$links" ]; then
+    rm -f "$ZIP"
+    if [ -n "$bad" ]; then
+        die "the zip holds entries whose paths leave the target directory (e.g. $(echo "$bad" | tr '\n' ' ')); removed it - check RNNCAP_COCO_URL"
+    fi
+    die "the zip holds symbolic links, which the dataset never contains ($(echo "$links" | awk '{print $NF}' | tr '\n' ' ')); removed it - check RNNCAP_COCO_URL"
+fi
+
 TMP="$(mktemp -d "$PARENT/.coco_captioning.tmp.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 echo "Extracting ..."
-unzip -q "$ZIP" -d "$TMP" || die "extracting $ZIP failed (disk full?); nothing was changed in $PARENT"
+unzip -q "$ZIP" -d "$TMP" \
+    || die "extracting $ZIP failed (unzip exit $?, its message is above; a full disk is one cause); nothing was changed in $PARENT, and the next run extracts the kept zip again"
+# The listing was checked above; this catches anything unzip created that is not a file or folder.
+odd="$(find "$TMP" ! -type f ! -type d | head -n 3)"
+[ -z "$odd" ] || { rm -f "$ZIP"; die "the zip unpacked into something other than files and folders ($odd); removed it - check RNNCAP_COCO_URL"; }
 
 # The zip holds the files either at its top level or inside one folder (coco_captioning/).
 SRC="$TMP"

@@ -3,16 +3,25 @@
 Where things live:
   rnn_layers.py          RNN / LSTM / GRU layers with hand-written backward passes
   transformer_layers.py  attention, layer norm, positions, the Transformer decoder layer
-  gradient_check.py      numeric gradients and rel_error
-  classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores)
+  classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores); fast=
   classifiers/transformer.py  CaptioningTransformer (features -> memory; words -> decoder layers)
-  kernels/transformer.py fast greedy sampling for CaptioningTransformer (incremental decoding)
+  kernels/               the fast paths of both models, proven equal to the readable code
   optim.py               update rules (sgd, sgd_momentum, rmsprop, adam)
   captioning_solver.py   CaptioningSolver (the training loop)
-  coco_utils.py          COCO captioning data and the built-in "shapes" dataset
+  coco_utils.py          COCO captioning data in the CS231n layout (also loads the built-in data)
   image_utils.py         image_from_url
+  gradient_check.py      numeric gradients and rel_error
+  checks.py              the gradient checks of every layer and the model: inputs and thresholds
+  decoding.py            beam search and temperature sampling
   metrics.py             BLEU and CIDEr-D
-  cli.py, commands/      the `rnncap` command line
+  checkpoint.py          saving and loading models (and the solver's training state)
+  plots.py               the training loss curve as a PNG
+  _validate.py           input checks that raise a clear ValueError
+  shapes/                the built-in "shapes" dataset; shapes/features.py, its feature extractor;
+                         shapes/facts.py, what a caption asserts and caption accuracy
+  teaching/              instructor tooling: exercise.py (the student copy), grader.py
+  cli.py, commands/      the `rnncap` command line; commands/common.py, the subcommands' helpers
+  __main__.py            `python -m rnncap`
 """
 
 __version__ = "0.1.0"

@@ -52,3 +52,36 @@ def check_indices(name, x, upper, shape=None):
         raise ValueError("%s values must lie in [0, %d), got min %d, max %d"
                          % (name, upper, a.min(), a.max()))
     return a
+
+
+def available_memory():
+    """Bytes of memory this process can expect to get: MemAvailable on Linux, else the
+    physical memory; None when neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _human(nbytes):
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1000 or unit == "PB":
+            return ("%d %s" if unit == "bytes" else "%.1f %s") % (nbytes, unit)
+        nbytes /= 1000.0
+
+
+def check_memory(what, nbytes, available=None):
+    """Raise ValueError naming `what` (e.g. "--batch-size 10000000") when an estimate of the
+    bytes it needs exceeds the memory available; called before allocating."""
+    available = available_memory() if available is None else available
+    if available is not None and nbytes > available:
+        raise ValueError("%s needs about %s of memory (estimated), more than the %s available"
+                         % (what, _human(nbytes), _human(available)))

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import optim
 from .checkpoint import load_checkpoint, model_arrays, model_from_checkpoint, model_meta, \
-    save_checkpoint
+    remove_stale_temporaries, save_checkpoint
 from .coco_utils import sample_coco_minibatch
 
 _RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
@@ -89,7 +89,8 @@ class CaptioningSolver:
         - restore_best: If True (default) and validation ran, train() ends by restoring the
           best epoch's parameters into the model.
         - checkpoint_dir: If set, a checkpoint 'last.npz' is written there after every epoch,
-          and 'best.npz' whenever validation improves.
+          and 'best.npz' whenever validation improves. last.npz records the best epoch and
+          its parameters, so load() rewrites a best.npz that a crash left missing or stale.
         - progress: If True, show a tqdm progress bar over the iterations. Default False.
         - seed: Seed of the solver's private np.random.Generator (the val sample). Default 0.
         """
@@ -175,6 +176,8 @@ class CaptioningSolver:
         self._val_idx = None
         self._start_iteration = 0   # set by load(): where the next train() resumes
         self._iterations_done = 0
+        self._writing_best_copy = False
+        self.repaired_best = None   # set by load(): the best.npz it rewrote, if any
 
         # Make a deep copy of the optim_config for each parameter
         self.optim_configs = {}
@@ -368,6 +371,8 @@ class CaptioningSolver:
         atomically. extra_meta: optional JSON-serialisable dict stored in the checkpoint's JSON
         under its own keys (not 'model', 'solver' or 'state'). Returns the path written.
         """
+        if self._writing_best_copy:
+            return self._save_best_copy(path, extra_meta)
         arrays = model_arrays(self.model)
         scalars = {}
         for p, config in self.optim_configs.items():
@@ -403,6 +408,46 @@ class CaptioningSolver:
             meta[key] = value
         return save_checkpoint(path, arrays, meta)
 
+    def _save_best_copy(self, path, extra_meta):
+        """best.npz rebuilt from the best parameters that last.npz carries: the model and the
+        best epoch, without training state (the optimizer state of that epoch is gone)."""
+        meta = {"model": model_meta(self.model),
+                "best_copy": {"epoch": self.best_epoch, "val_loss": self.best_val_loss,
+                              "score": self._best_score}}
+        for key, value in (extra_meta or {}).items():
+            if key in meta:
+                raise ValueError("extra_meta must not use the reserved key %r" % key)
+            meta[key] = value
+        return save_checkpoint(path, model_arrays(self.model), meta)
+
+    def _best_is_consistent(self, path):
+        """Whether best.npz at path holds this solver's best epoch and parameters."""
+        try:
+            arrays, meta = load_checkpoint(path)
+        except (OSError, ValueError):
+            return False
+        epoch = (meta.get("state") or meta.get("best_copy") or {}).get("epoch")
+        return epoch == self.best_epoch and all(
+            np.array_equal(arrays.get("params/" + p), w) for p, w in self.best_params.items())
+
+    def repair_best(self):
+        """
+        Make checkpoint_dir/best.npz agree with the best epoch this solver records: rewrite it
+        from best_params when it is missing, unreadable, or from another epoch or run (a crash
+        between writing last.npz and best.npz). Returns the path rewritten, or None.
+        """
+        if self.checkpoint_dir is None or self.best_epoch is None or not self.best_params:
+            return None
+        path = os.path.join(self.checkpoint_dir, "best.npz")
+        if self._best_is_consistent(path):
+            return None
+        params = self.model.params
+        self.model.params, self._writing_best_copy = self.best_params, True
+        try:
+            return self.save(path)
+        finally:
+            self.model.params, self._writing_best_copy = params, False
+
     def _config(self):
         """The solver's options as JSON (metrics_fn cannot be stored and is left out)."""
         return {"update_rule": self.update_rule_name, "optim_config": self.optim_config,
@@ -424,6 +469,9 @@ class CaptioningSolver:
         - path: The .npz checkpoint
         - restore_rng: If True (default), also restore the global np.random state saved with
           it, so that a resumed run draws the same minibatches as an uninterrupted one.
+
+        With checkpoint_dir set, it also removes the temporary files of killed saves there and
+        rewrites a missing or stale best.npz (see repair_best; the path is in repaired_best).
         """
         arrays, meta = load_checkpoint(path)
         if "state" not in meta:
@@ -451,6 +499,10 @@ class CaptioningSolver:
             g = state["global_rng"]
             np.random.set_state((g["name"], arrays["rng/keys"], g["pos"], g["has_gauss"],
                                  g["cached_gaussian"]))
+        remove_stale_temporaries(os.path.dirname(os.path.abspath(os.fspath(path))))
+        if self.checkpoint_dir is not None:
+            remove_stale_temporaries(self.checkpoint_dir)
+        self.repaired_best = self.repair_best()
 
     def _check_compatible(self, stored, path):
         """Raise ValueError unless the stored model matches self.model."""

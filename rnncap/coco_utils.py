@@ -9,6 +9,9 @@ A data directory holds
     train2014_vgg16_fc7_pca.h5     features (num_images, 512) float    (and val2014_...)
     train2014_urls.txt             one image URL per line              (and val2014_...)
 A URL line that is a relative path (the built-in data's PNGs) is taken relative to the directory.
+The built-in data also has, for attention models and for checking captions,
+    train2014_grid.h5              features (num_images, C, G, G) float (and val2014_...)
+    train2014_objects.json         one scene record per image          (and val2014_...)
 
 Where the data is (load_coco_data's base_dir): a path; 'coco' or None -> $RNNCAP_DATA if set,
 else datasets/coco_captioning in the repository root (what get_coco_captioning.sh fills);
@@ -30,6 +33,8 @@ CAPTIONS_FILE = "coco2014_captions.h5"
 VOCAB_FILE = "coco2014_vocab.json"
 CAPTION_KEYS = ("train_captions", "train_image_idxs", "val_captions", "val_image_idxs")
 SPECIAL_TOKENS = ("<NULL>", "<START>", "<END>", "<UNK>")
+GRID_FILE = "%s2014_grid.h5"
+OBJECTS_FILE = "%s2014_objects.json"
 _HINT = ("run ./get_coco_captioning.sh to download COCO, or use the built-in dataset "
          "(load_coco_data('shapes'), --data shapes)")
 
@@ -86,6 +91,8 @@ def resolve_dataset(data=None):
     if data == "shapes":
         return shapes.ensure_shapes(), "shapes"
     d = os.path.abspath(os.path.expanduser(str(data)))
+    if os.path.exists(d) and not os.path.isdir(d):
+        raise ValueError("%s is a file; data is a directory in the COCO layout" % d)
     if not os.path.isdir(d):
         raise FileNotFoundError("data directory %s does not exist; %s" % (d, _HINT))
     return d, "dir"
@@ -114,14 +121,41 @@ def _open_h5(path):
         raise ValueError("%s is not a readable HDF5 file (truncated or corrupt?): %s" % (path, e))
 
 
-def _read(f, name, path):
-    """The whole dataset `name` of open file f as an array."""
+def _dataset(f, name, path):
+    """The HDF5 dataset `name` of open file f (not read yet); ValueError naming the file if it is
+    absent or is a group."""
+    import h5py
+
     if name not in f:
         raise ValueError("%s has no dataset '%s' (it has: %s)" % (path, name, ", ".join(f.keys())))
+    if not isinstance(f[name], h5py.Dataset):
+        raise ValueError("%s: '%s' is an HDF5 %s, not a dataset (an array)"
+                         % (path, name, type(f[name]).__name__.lower()))
+    return f[name]
+
+
+def _read(f, name, path):
+    """The whole dataset `name` of open file f as an array."""
+    dset = _dataset(f, name, path)
     try:
-        return f[name][()]
+        return dset[()]
     except (OSError, RuntimeError) as e:
         raise ValueError("cannot read dataset '%s' of %s (truncated or corrupt?): %s" % (name, path, e))
+
+
+def _check_finite(rows, path, name, row_of=lambda i: i):
+    """ValueError naming the file and dataset if float array `rows` holds NaN or inf; checked
+    in blocks, so a large feature matrix needs no second matrix of flags."""
+    rows = np.asarray(rows)
+    if rows.dtype.kind != "f" or rows.ndim == 0:
+        return
+    block = max(1, 2 ** 22 // max(1, int(np.prod(rows.shape[1:]))))
+    for start in range(0, rows.shape[0], block):
+        ok = np.isfinite(rows[start:start + block])
+        if not ok.all():
+            bad = start + int(np.argwhere(~ok)[0][0])
+            raise ValueError("%s: dataset '%s' holds NaN or inf (first in row %d); the features "
+                             "are damaged" % (path, name, row_of(bad)))
 
 
 class LazyFeatures:
@@ -133,23 +167,48 @@ class LazyFeatures:
     """
 
     def __init__(self, path, name="features"):
-        self.path = path
+        self.path, self.name = path, name
         self._file = _open_h5(path)
-        if name not in self._file:
+        try:
+            self._dset = _dataset(self._file, name, path)
+        except ValueError:
             self._file.close()
-            raise ValueError("%s has no dataset '%s'" % (path, name))
-        self._dset = self._file[name]
+            raise
         self.shape, self.dtype, self.ndim = self._dset.shape, self._dset.dtype, self._dset.ndim
+        # HDF5 reads bytes past the end of a file as zeros; a file that shrinks while open is
+        # caught by its size, checked after every read.
+        self._size = self._file_size()
 
     def __len__(self):
         return self.shape[0]
 
+    def _file_size(self):
+        try:
+            return os.fstat(self._file.id.get_vfd_handle()).st_size
+        except Exception:  # a driver without a file descriptor: the path is the next best thing
+            try:
+                return os.stat(self.path).st_size
+            except OSError:
+                return -1
+
     def _rows(self, idx):
         try:
-            return self._dset[idx]
+            rows = self._dset[idx]
         except (OSError, RuntimeError) as e:
             raise ValueError("cannot read features from %s (truncated or corrupt?): %s"
                              % (self.path, e))
+        size = self._file_size()
+        if size < self._size:
+            raise ValueError("%s was truncated while open (%d bytes when opened, %d now); the "
+                             "features read from it are not valid" % (self.path, self._size, size))
+        if isinstance(idx, slice):
+            row_of = range(self.shape[0])[idx].__getitem__
+        elif isinstance(idx, np.ndarray):
+            row_of = idx.__getitem__
+        else:
+            row_of = lambda i: idx  # noqa: E731 - one row was read
+        _check_finite(rows, self.path, self.name, row_of)
+        return rows
 
     def __getitem__(self, idx):
         if isinstance(idx, (int, np.integer, slice)):
@@ -188,9 +247,11 @@ def _load_vocab(path):
     if not os.path.isfile(path):
         raise FileNotFoundError("missing data file %s; %s" % (path, _HINT))
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             vocab = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise ValueError("%s is not UTF-8 text (byte %d): %s" % (path, e.start, e.reason))
+    except ValueError as e:
         raise ValueError("%s is not valid JSON: %s" % (path, e))
     if not isinstance(vocab, dict) or not {"idx_to_word", "word_to_idx"} <= set(vocab):
         raise ValueError("%s must hold an object with keys idx_to_word and word_to_idx" % path)
@@ -210,8 +271,11 @@ def _load_vocab(path):
 def _load_urls(path, directory):
     if not os.path.isfile(path):
         raise FileNotFoundError("missing data file %s; %s" % (path, _HINT))
-    with open(path) as f:
-        lines = [line.strip() for line in f]
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except UnicodeDecodeError as e:
+        raise ValueError("%s is not UTF-8 text (byte %d): %s" % (path, e.start, e.reason))
     while lines and not lines[-1]:
         lines.pop()
     urls = [u if "://" in u or os.path.isabs(u) else os.path.join(directory, u) for u in lines]
@@ -229,6 +293,9 @@ def _check_split(data, split, num_words, files):
     if idxs.ndim != 1 or idxs.dtype.kind not in "iu":
         raise ValueError("%s: %s_image_idxs must be a 1-D integer array, got shape %s dtype %s"
                          % (cfile, split, idxs.shape, idxs.dtype))
+    if caps.shape[0] == 0:
+        raise ValueError("%s: dataset %s_captions is empty; every split needs at least one caption"
+                         % (cfile, split))
     if caps.shape[0] != idxs.shape[0]:
         raise ValueError("%s: %s_captions has %d rows but %s_image_idxs has %d"
                          % (cfile, split, caps.shape[0], split, idxs.shape[0]))
@@ -238,6 +305,8 @@ def _check_split(data, split, num_words, files):
     if len(feats.shape) != 2 or feats.dtype.kind != "f":
         raise ValueError("%s: features must be a 2-D float array, got shape %s dtype %s"
                          % (ffile, feats.shape, feats.dtype))
+    if feats.shape[0] == 0:
+        raise ValueError("%s: dataset 'features' has no rows" % ffile)
     if feats.shape[0] != len(urls):
         raise ValueError("%s has %d feature rows but %s lists %d URLs"
                          % (ffile, feats.shape[0], ufile, len(urls)))
@@ -246,7 +315,8 @@ def _check_split(data, split, num_words, files):
                          % (cfile, split, idxs.min(), idxs.max(), feats.shape[0], ffile))
 
 
-def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False):
+def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False,
+                   grid_features=False):
     """Load captioning data in the CS231n COCO layout (see the module docstring).
 
     Inputs:
@@ -255,15 +325,22 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False)
       np.random.randint(num_train, size=max_train) (the CS231n protocol)
     - pca_features: load the 512-d *_pca features instead of the 4096-d fc7 ones
     - lazy: leave the features in their HDF5 files (LazyFeatures); minibatches read their rows
+    - grid_features: also load the spatial grid features {train,val}2014_grid.h5, which only
+      the built-in data has (FileNotFoundError elsewhere, saying so)
 
     Returns a dict:
     - train_captions (N, 17) int32, train_image_idxs (N,) int32, val_captions, val_image_idxs
     - train_features (num_train_images, D), val_features: float32 arrays (LazyFeatures if lazy)
     - idx_to_word: list of str; word_to_idx: dict str -> int
     - train_urls, val_urls: arrays of str, one per image
+    - train_grid, val_grid (only if grid_features): (num_images, C, G, G) float32 arrays
+      (LazyFeatures if lazy)
 
     Raises FileNotFoundError for a missing directory or file, ValueError (naming the file) for
-    damaged data: unreadable HDF5, a missing dataset, out-of-range indices, mismatched lengths.
+    damaged data: unreadable HDF5, a missing dataset (or a group in its place), an empty split,
+    NaN or inf features, text that is not UTF-8, out-of-range indices, mismatched lengths. Lazy
+    features are checked for NaN and inf as their rows are read, and a features file that
+    shrinks while open is an error, not rows of zeros.
     """
     if max_train is not None and not (isinstance(max_train, (int, np.integer))
                                       and not isinstance(max_train, bool) and max_train >= 1):
@@ -286,17 +363,90 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, lazy=False)
         else:
             with _open_h5(ffile) as f:
                 data[split + "_features"] = _read(f, "features", ffile)
+            _check_finite(data[split + "_features"], ffile, "features")
         data[split + "_urls"] = _load_urls(ufile, d)
         _check_split(data, split, len(data["idx_to_word"]), (cfile, ffile, ufile))
     if data["train_features"].shape[1] != data["val_features"].shape[1]:
         raise ValueError("train features have %d columns but val features %d (in %s)"
                          % (data["train_features"].shape[1], data["val_features"].shape[1], d))
+    if grid_features:
+        _load_grids(data, d, lazy)
     if max_train is not None:
         num_train = data["train_captions"].shape[0]
         mask = np.random.randint(num_train, size=max_train)
         data["train_captions"] = data["train_captions"][mask]
         data["train_image_idxs"] = data["train_image_idxs"][mask]
     return data
+
+
+def _load_grids(data, d, lazy):
+    """Add train_grid and val_grid to data, checked against the splits' image counts."""
+    paths = [os.path.join(d, GRID_FILE % split) for split in ("train", "val")]
+    missing = [os.path.basename(p) for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            "grid features are absent from %s (no %s): the COCO captioning files hold only "
+            "fc7 vectors, and grid features would come from a CNN's last convolutional map "
+            "(VGG-16 conv5: 512 x 14 x 14 per image), which rnncap does not ship; the built-in "
+            "data has them (load_coco_data('shapes', grid_features=True), --data shapes)"
+            % (d, " and ".join(missing)))
+    for split, path in zip(("train", "val"), paths):
+        if lazy:
+            grid = LazyFeatures(path)
+        else:
+            with _open_h5(path) as f:
+                grid = _read(f, "features", path)
+            _check_finite(grid, path, "features")
+        shape = tuple(grid.shape)
+        if len(shape) != 4 or grid.dtype.kind != "f" or shape[2] != shape[3]:
+            raise ValueError("%s: features must be a (num_images, C, G, G) float array, got "
+                             "shape %s dtype %s" % (path, shape, grid.dtype))
+        if shape[0] != len(data[split + "_urls"]):
+            raise ValueError("%s has %d images but %s2014_urls.txt lists %d"
+                             % (path, shape[0], split, len(data[split + "_urls"])))
+        data[split + "_grid"] = grid
+    if data["train_grid"].shape[1:] != data["val_grid"].shape[1:]:
+        raise ValueError("train grid features have shape (C, G, G) = %s but val ones %s (in %s)"
+                         % (data["train_grid"].shape[1:], data["val_grid"].shape[1:], d))
+
+
+def load_objects(base_dir=None, split="val"):
+    """
+    The scene records of the built-in data: what each image of a split shows.
+
+    Inputs:
+    - base_dir: a directory, 'shapes', 'coco' or None, as for load_coco_data
+    - split: 'train' or 'val'
+
+    Returns:
+    - records: list with one dict per image (in image-index order), {"objects": [...]}; each
+      object is a dict with colour, shape, size ('small'/'big'), row and col (its cell of the
+      3x3 layout), cx, cy, radius and box [x0, y0, x1, y1] in pixels
+
+    Raises FileNotFoundError when the directory has no objects file (COCO has none), ValueError
+    when the file is not a list of such records.
+    """
+    if split not in ("train", "val"):
+        raise ValueError("split must be 'train' or 'val', got %r" % (split,))
+    d = _base_dir(base_dir)
+    path = os.path.join(d, OBJECTS_FILE % split)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("no object records in %s (missing %s): only the built-in data "
+                                "(--data shapes) records what each image shows"
+                                % (d, os.path.basename(path)))
+    try:
+        with open(path, encoding="utf-8") as f:
+            records = json.load(f)
+    except UnicodeDecodeError as e:
+        raise ValueError("%s is not UTF-8 text (byte %d): %s" % (path, e.start, e.reason))
+    except ValueError as e:
+        raise ValueError("%s is not valid JSON: %s" % (path, e))
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("objects"), list) and r["objects"]
+            for r in records):
+        raise ValueError("%s must hold a list of {\"objects\": [...]} records, one per image"
+                         % path)
+    return records
 
 
 def decode_captions(captions, idx_to_word):

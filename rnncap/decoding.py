@@ -1,8 +1,9 @@
 """Decoders beyond greedy for CaptioningRNN: beam search and temperature sampling.
 
-Both drive the model one step at a time through model._initial_state(features) and
-model._step(words, h, c) -> (scores, h, c), the same steps greedy sampling uses. Log-probabilities
-are accumulated in float64 whatever the model's dtype. Neither touches the global np.random.
+Both drive the model one step at a time: model._initial_state(features) gives the first hidden
+(and LSTM cell) state, and model._step(words, h, c) -> (scores, h, c) advances every row by one
+word. Log-probabilities are accumulated in float64 whatever the model's dtype. Neither touches
+the global np.random.
 """
 import numpy as np
 

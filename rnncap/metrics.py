@@ -249,7 +249,7 @@ def _reference_captions(data, split, image_ids):
 
 
 def evaluate_model(model, data, split="val", num_images=None, decode="greedy", beam_size=3,
-                   max_length=30, batch_size=100):
+                   max_length=30, batch_size=100, return_captions=False):
     """Caption each image of a split once and score the captions with BLEU-1..4 and CIDEr-D.
 
     The images are the unique values of data['<split>_image_idxs'] in increasing order (the first
@@ -270,10 +270,12 @@ def evaluate_model(model, data, split="val", num_images=None, decode="greedy", b
     - beam_size: beam width for decode='beam'
     - max_length: longest caption the model may produce
     - batch_size: images per call to model.sample
+    - return_captions: also return the generated captions
 
     Returns a dict:
     - 'BLEU-1' .. 'BLEU-4', 'CIDEr-D': floats
     - 'num_images': int, the number of images scored
+    - 'captions' (only if return_captions): dict image index -> generated caption (str)
     """
     keys = ["%s_%s" % (split, k) for k in ("captions", "image_idxs", "features")]
     if not isinstance(data, dict) or any(k not in data for k in keys + ["idx_to_word"]):
@@ -313,4 +315,6 @@ def evaluate_model(model, data, split="val", num_images=None, decode="greedy", b
     result = {"BLEU-%d" % (k + 1): float(s) for k, s in enumerate(scores)}
     result["CIDEr-D"] = cider_d(refs, hyps)
     result["num_images"] = int(image_ids.size)
+    if return_captions:
+        result["captions"] = hyps
     return result

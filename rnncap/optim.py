@@ -52,6 +52,7 @@ def sgd(w, dw, config=None):
     w, dw, config = _check(w, dw, config)
     config.setdefault("learning_rate", 1e-2)
     # BEGIN SOLUTION
+    # HINT: one step against the gradient, scaled by the learning rate
     next_w = w - float(config["learning_rate"]) * dw
     # END SOLUTION
     return next_w, config
@@ -75,6 +76,7 @@ def sgd_momentum(w, dw, config=None):
     config.setdefault("momentum", 0.9)
     v = _state(config, "velocity", w)
     # BEGIN SOLUTION
+    # HINT: update the velocity v from its previous value and dw (the docstring's equations), then move w by v
     v = float(config["momentum"]) * v - float(config["learning_rate"]) * dw
     next_w = w + v
     # END SOLUTION
@@ -101,6 +103,7 @@ def rmsprop(w, dw, config=None):
     config.setdefault("epsilon", 1e-8)
     cache = _state(config, "cache", w)
     # BEGIN SOLUTION
+    # HINT: a moving average of dw squared in cache, then a step scaled by 1 / (sqrt(cache) + epsilon)
     decay = float(config["decay_rate"])
     cache = decay * cache + (1 - decay) * (dw * dw)
     next_w = w - float(config["learning_rate"]) * dw / (np.sqrt(cache) + float(config["epsilon"]))
@@ -135,6 +138,7 @@ def adam(w, dw, config=None):
     v = _state(config, "v", w)
     t = int(config.get("t", 0))
     # BEGIN SOLUTION
+    # HINT: increment t first; update m and v as moving averages of dw and dw squared, correct each for its bias with 1 - beta**t, then step
     beta1, beta2 = float(config["beta1"]), float(config["beta2"])
     t += 1
     m = beta1 * m + (1 - beta1) * dw

@@ -16,14 +16,14 @@ from test_cli_train import PNG_MAGIC, WORDS, image_captions, make_data_dir, one_
 CHAIN = ["<START>", "a", "big", "red", "circle", "<END>"]
 
 
-def chain_model(dim=16, sharpness=10.0):
-    """A CaptioningRNN whose every decoder says 'a big red circle'."""
+def chain_model(dim=16, sharpness=10.0, chain=CHAIN, words=WORDS):
+    """A CaptioningRNN whose every decoder says the chain's words ('a big red circle')."""
     from rnncap.classifiers.rnn import CaptioningRNN
 
-    V = len(WORDS)
-    w2i = {w: i for i, w in enumerate(WORDS)}
+    V = len(words)
+    w2i = {w: i for i, w in enumerate(words)}
     W_vocab = np.zeros((V, V))
-    for word, nxt in zip(CHAIN[:-1], CHAIN[1:]):
+    for word, nxt in zip(chain[:-1], chain[1:]):
         W_vocab[w2i[word], w2i[nxt]] = sharpness  # hidden ~ one-hot of the previous word
     params = {"W_embed": sharpness * np.eye(V), "W_proj": np.zeros((dim, V)),
               "b_proj": np.zeros(V), "Wx": np.eye(V), "Wh": np.zeros((V, V)), "b": np.zeros(V),
@@ -64,6 +64,7 @@ def test_evaluate_prints_one_line_per_metric_greedy_and_beam(setup, capsys):
     for k in range(1, 5):
         assert rows["BLEU-%d" % k] == [1.0, 1.0]  # the hypothesis is one of every image's refs
     assert len(rows["CIDEr-D"]) == 2
+    assert "caption accuracy" not in out  # this data does not record what its images show
 
 
 def test_evaluate_uses_the_recorded_data_and_a_split_and_image_count(setup, capsys):
@@ -145,7 +146,11 @@ def test_a_vocabulary_mismatch_is_one_line(setup, tmp_path, capsys):
                                   ["--decode", "greedy", "--beam-size", "2"],
                                   ["--temperature", "0"], ["--num", "0"]])
 def test_sample_bad_options_are_one_line_exit_2(setup, argv, capsys):
-    assert main(["sample", setup[1]] + argv) == 2
+    try:
+        code = main(["sample", setup[1]] + argv)
+    except SystemExit as e:  # refused by the option's type, while parsing
+        code = e.code
+    assert code == 2
     one_error_line(capsys)
 
 
@@ -157,3 +162,41 @@ def test_usage_errors_are_one_line_exit_2(argv, capsys):
         main(argv)
     assert e.value.code == 2
     one_error_line(capsys)
+
+
+def test_evaluate_prints_caption_accuracy_where_the_data_records_the_scenes(tmp_path, capsys):
+    """The model always says "a big red circle in the center"; the objects file (written here)
+    makes that right for val images 0 and 4 only (one object each), so 2 of 6 are right."""
+    import json
+
+    from rnncap.checkpoint import save_model
+
+    data_dir = make_data_dir(tmp_path / "data")
+    words = WORDS + ["in", "the", "center"]  # appended: the caption file's indices stay valid
+    with open(os.path.join(data_dir, "coco2014_vocab.json"), "w") as f:
+        json.dump({"idx_to_word": words, "word_to_idx": {w: i for i, w in enumerate(words)}}, f)
+
+    def obj(size, colour, row, col):
+        return {"size": size, "colour": colour, "shape": "circle", "row": row, "col": col}
+
+    lone = [obj("big", "red", 1, 1), obj("big", "red", 0, 0), obj("small", "red", 1, 1), None,
+            obj("big", "red", 1, 1), None]
+    records = [{"objects": [o]} if o else {"objects": [obj("big", "red", 1, 1),
+                                                        obj("big", "blue", 1, 2)]} for o in lone]
+    with open(os.path.join(data_dir, "val2014_objects.json"), "w") as f:
+        json.dump(records, f)
+    chain = ["<START>", "a", "big", "red", "circle", "in", "the", "center", "<END>"]
+    ckpt = save_model(str(tmp_path / "center.npz"), chain_model(chain=chain, words=words),
+                      extra_meta={"train": {"data": data_dir}})
+    assert main(["evaluate", ckpt, "--beam-size", "2"]) == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if "caption accuracy" in l]
+    want = ("caption accuracy: 33.3% fully correct (one object 50.0%, two objects 0.0%; "
+            "both objects right 0.0%)")
+    assert lines == ["greedy  " + want, "beam-2  " + want]
+    assert main(["evaluate", ckpt, "--num-images", "2"]) == 0
+    assert ("greedy  caption accuracy: 50.0% fully correct (one object 50.0%, two objects -; "
+            "both objects right -)") in capsys.readouterr().out
+    with open(os.path.join(data_dir, "val2014_objects.json"), "w") as f:
+        json.dump(records[:3], f)  # fewer records than images: one line naming the problem
+    assert main(["evaluate", ckpt]) == 2
+    assert "records 3 images" in one_error_line(capsys)

@@ -80,7 +80,7 @@ def one_error_line(capsys):
 
 
 def test_train_writes_checkpoints_history_and_plots(data_dir, tmp_path, capsys):
-    from rnncap.training import load_model
+    from rnncap.commands.common import load_model
 
     out = tmp_path / "run"
     assert train(data_dir, out, "--epochs", "3") == 0
@@ -108,7 +108,7 @@ def test_train_writes_checkpoints_history_and_plots(data_dir, tmp_path, capsys):
 def test_best_checkpoint_reproduces_its_recorded_val_scores(data_dir, tmp_path, capsys):
     from rnncap.coco_utils import load_coco_data
     from rnncap.metrics import evaluate_model
-    from rnncap.training import load_model
+    from rnncap.commands.common import load_model
 
     out = tmp_path / "run"
     assert train(data_dir, out, "--epochs", "2", "--no-progress") == 0
@@ -163,7 +163,9 @@ def test_usage_errors_are_one_line_exit_2(argv, capsys):
 @pytest.mark.parametrize("argv", [["--epochs", "-1"], ["--lr", "0"], ["--clip", "-1"],
                                   ["--batch-size", "0"]])
 def test_impossible_values_are_one_line_exit_2(argv, tmp_path, capsys):
-    assert main(["train", "--out", str(tmp_path)] + argv) == 2
+    with pytest.raises(SystemExit) as e:  # refused by the option's type, while parsing
+        main(["train", "--out", str(tmp_path)] + argv)
+    assert e.value.code == 2
     assert argv[0] in one_error_line(capsys)
 
 
@@ -224,10 +226,121 @@ def test_data_shapes_says_when_it_generates_the_built_in_data(data_dir, tmp_path
 
 
 def test_a_relative_data_path_is_recorded_absolute(data_dir, tmp_path, monkeypatch):
-    from rnncap.training import load_model
+    from rnncap.commands.common import load_model
 
     monkeypatch.chdir(os.path.dirname(data_dir))
     out = tmp_path / "run"
     assert train(os.path.basename(data_dir), out, "--epochs", "1", "--no-progress") == 0
     _, meta = load_model(str(out / "best.npz"))
     assert meta["train"]["data"] == data_dir  # evaluate/sample work from any directory
+
+
+# ----------------------------------------------------------------------------- runs that collide
+
+def test_a_fresh_run_refuses_a_directory_that_holds_a_run(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "1", "--no-progress") == 0
+    before = (out / "last.npz").read_bytes()
+    capsys.readouterr()
+    assert train(data_dir, out, "--epochs", "1", "--no-progress", "--seed", "5") == 2
+    err = one_error_line(capsys)
+    assert "--out %s already holds a run" % out in err and "--overwrite" in err
+    assert (out / "last.npz").read_bytes() == before
+    assert train(data_dir, out, "--epochs", "1", "--no-progress", "--seed", "5",
+                 "--overwrite") == 0
+    assert (out / "last.npz").read_bytes() != before
+    assert read_history(out)["options"]["seed"] == 5
+
+
+def test_a_second_concurrent_run_fails_at_once(data_dir, tmp_path, capsys):
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(str(out / ".rnncap-train.lock"), "a+") as other:  # what a running train holds
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert train(data_dir, out, "--epochs", "1", "--no-progress") == 2
+        err = one_error_line(capsys)
+        assert "another `rnncap train`" in err and str(out) in err
+        assert not (out / "last.npz").exists()
+    assert train(data_dir, out, "--epochs", "1", "--no-progress") == 0  # free again
+
+
+def test_resume_refuses_data_with_another_vocabulary(data_dir, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "1", "--no-progress") == 0
+    permuted = str(tmp_path / "permuted")
+    shutil.copytree(data_dir, permuted)
+    words = list(WORDS)
+    words[4], words[5] = words[5], words[4]  # "a" and "big" trade places
+    with open(os.path.join(permuted, "coco2014_vocab.json"), "w") as f:
+        json.dump({"idx_to_word": words, "word_to_idx": {w: i for i, w in enumerate(words)}}, f)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--data", permuted, "--epochs", "2",
+                 "--no-progress"]) == 2
+    err = one_error_line(capsys)
+    assert "another vocabulary" in err and str(out / "last.npz") in err and permuted in err
+    assert len(read_history(out)["loss_history"]) == 3  # nothing was trained
+
+
+def test_resuming_a_finished_run_elsewhere_names_only_files_that_exist(data_dir, tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert train(data_dir, first, "--epochs", "1", "--no-progress") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(first / "last.npz"), "--out", str(second),
+                 "--epochs", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    (wrote,) = [line for line in out.splitlines() if line.startswith("wrote ")]
+    paths = wrote[len("wrote "):].split(", ")
+    assert all(os.path.isfile(p) for p in paths), paths
+    assert str(second / "history.json") in paths
+    # The best model of the run is in the new directory too, rebuilt from last.npz.
+    assert str(second / "best.npz") in paths and "rewrote" in out
+
+
+def test_empty_out_is_refused(data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(str(tmp_path))
+    assert train(data_dir, "", "--epochs", "1", "--no-progress") == 2
+    assert "--out" in one_error_line(capsys)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("option, value", [("batch_size", "12"), ("hidden_dim", -3),
+                                           ("lr", None), ("cell", "cnn"), ("seed", 1.5)])
+def test_damaged_stored_options_are_named(data_dir, tmp_path, capsys, option, value):
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "1", "--no-progress") == 0
+    path = str(out / "last.npz")
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays.pop("__meta__")[()]))
+    meta["train"]["options"][option] = value
+    np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
+    err = one_error_line(capsys)
+    assert "--" + option.replace("_", "-") in err and path in err
+
+
+def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_checkpoint(data_dir, tmp_path,
+                                                                          capsys, monkeypatch):
+    import errno
+
+    from rnncap import checkpoint
+
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--epochs", "1", "--no-progress") == 0
+    before = (out / "last.npz").read_bytes()
+    real_savez = np.savez
+
+    def full_disk(f, **arrays):
+        real_savez(f, **arrays)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", full_disk)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
+    assert "No space left on device" in one_error_line(capsys)
+    assert (out / "last.npz").read_bytes() == before
+    assert not [f for f in os.listdir(str(out)) if f.endswith(".tmp")]

@@ -301,6 +301,74 @@ def test_bad_vocabulary(layout, content, match):
         load_coco_data(d)
 
 
+def _replace_with_group(path):
+    os.remove(path)
+    with h5py.File(path, "w") as f:
+        f.create_group("features")
+
+
+def _empty_split(d, split):
+    _rewrite_h5(os.path.join(d, "coco2014_captions.h5"),
+                **{split + "_captions": np.zeros((0, 17), np.int32),
+                   split + "_image_idxs": np.zeros(0, np.int32)})
+
+
+def _append_bytes(path, data):
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("damage, file, match", [
+    (lambda d: _empty_split(d, "val"), "coco2014_captions.h5", "val_captions is empty"),
+    (lambda d: _empty_split(d, "train"), "coco2014_captions.h5", "train_captions is empty"),
+    (lambda d: _replace_with_group(os.path.join(d, "train2014_vgg16_fc7_pca.h5")),
+     "train2014_vgg16_fc7_pca.h5", "'features' is an HDF5 group"),
+    (lambda d: _append_bytes(os.path.join(d, "val2014_urls.txt"), b"caf\xe9.jpg\n"),
+     "val2014_urls.txt", "not UTF-8"),
+    (lambda d: _append_bytes(os.path.join(d, "coco2014_vocab.json"), b"\xff\xfe"),
+     "coco2014_vocab.json", "not UTF-8"),
+], ids=["empty-val", "empty-train", "features-group", "urls-latin1", "vocab-latin1"])
+def test_bad_datasets_are_named_at_load(tmp_path, damage, file, match, lazy):
+    d = str(tmp_path / "coco")
+    _layout(d)
+    damage(d)
+    with pytest.raises(ValueError, match=match) as e:
+        load_coco_data(d, lazy=lazy)
+    assert os.path.join(d, file) in str(e.value)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_features_are_named(layout, value):
+    d, _ = layout
+    path = os.path.join(d, "val2014_vgg16_fc7_pca.h5")
+    with h5py.File(path, "r+") as f:
+        f["features"][2, 1] = value
+    with pytest.raises(ValueError, match="NaN or inf.*row 2") as e:
+        load_coco_data(d)
+    assert path in str(e.value) and "'features'" in str(e.value)
+    # Lazy features stay on disk, so rows are checked as they are read.
+    data = load_coco_data(d, lazy=True)
+    np.testing.assert_array_equal(data["val_features"][[0, 1]].shape, (2, 3))
+    for idx in ([3, 2], 2, slice(1, 4)):
+        with pytest.raises(ValueError, match="NaN or inf.*row 2") as e:
+            data["val_features"][idx]
+        assert path in str(e.value)
+
+
+def test_lazy_features_truncated_while_open(layout):
+    d, a = layout
+    path = os.path.join(d, "train2014_vgg16_fc7_pca.h5")
+    data = load_coco_data(d, lazy=True)
+    np.testing.assert_array_equal(data["train_features"][[0, 1]], a["train_pca"][:2])
+    with h5py.File(path, "r") as f:
+        data_start = f["features"].id.get_offset()
+    os.truncate(path, data_start)  # HDF5 reads the missing bytes as zeros
+    with pytest.raises(ValueError, match="truncated while open") as e:
+        data["train_features"][[0, 1]]
+    assert path in str(e.value)
+
+
 # ----------------------------------------------------------------------------- where data is
 
 def test_default_dir_and_env(monkeypatch, tmp_path, layout):
@@ -326,3 +394,78 @@ def test_resolve_dataset_paths_and_missing_coco(monkeypatch, tmp_path, layout):
         resolve_dataset(3)
     with pytest.raises(ValueError, match="base_dir"):
         load_coco_data(3)
+
+
+# ----------------------------------------------------------------------------- grid and objects
+
+def _write_grids(d, grids):
+    for split, g in grids.items():
+        with h5py.File(os.path.join(d, "%s2014_grid.h5" % split), "w") as f:
+            f["features"] = g
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_grid_features_round_trip(layout, lazy):
+    d, a = layout
+    g = np.random.default_rng(1)
+    grids = {"train": g.standard_normal((6, 7, 3, 3)).astype(np.float32),
+             "val": g.standard_normal((4, 7, 3, 3)).astype(np.float32)}
+    _write_grids(d, grids)
+    data = load_coco_data(d, grid_features=True, lazy=lazy)
+    assert set(data) >= {"train_grid", "val_grid"}
+    for split in ("train", "val"):
+        assert isinstance(data[split + "_grid"], LazyFeatures) == lazy
+        assert data[split + "_grid"].shape == grids[split].shape
+        np.testing.assert_array_equal(data[split + "_grid"][[3, 0, 3]], grids[split][[3, 0, 3]])
+        np.testing.assert_array_equal(data[split + "_features"], a[split + "_pca"])
+    assert "train_grid" not in load_coco_data(d)
+
+
+def test_grid_features_absent_say_so_and_what_would_make_them(layout):
+    d, _ = layout
+    for lazy in (False, True):
+        with pytest.raises(FileNotFoundError) as err:
+            load_coco_data(d, grid_features=True, lazy=lazy)
+        message = str(err.value)
+        assert "grid features are absent" in message and d in message
+        assert "train2014_grid.h5 and val2014_grid.h5" in message
+        assert "convolutional map" in message and "--data shapes" in message
+
+
+@pytest.mark.parametrize("grids, match", [
+    ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.zeros((4, 7, 3), np.float32)},
+     "val2014_grid.h5: features must be a .num_images, C, G, G. float array"),
+    ({"train": np.zeros((6, 7, 3, 3), np.int32), "val": np.zeros((4, 7, 3, 3), np.float32)},
+     "train2014_grid.h5: features must be"),
+    ({"train": np.zeros((6, 7, 3, 2), np.float32), "val": np.zeros((4, 7, 3, 2), np.float32)},
+     "train2014_grid.h5: features must be"),
+    ({"train": np.zeros((5, 7, 3, 3), np.float32), "val": np.zeros((4, 7, 3, 3), np.float32)},
+     "train2014_grid.h5 has 5 images but train2014_urls.txt lists 6"),
+    ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.zeros((4, 8, 3, 3), np.float32)},
+     r"train grid features have shape \(C, G, G\) = \(7, 3, 3\) but val ones \(8, 3, 3\)"),
+    ({"train": np.zeros((6, 7, 3, 3), np.float32), "val": np.full((4, 7, 3, 3), np.nan, np.float32)},
+     "val2014_grid.h5: dataset 'features' holds NaN or inf"),
+])
+def test_bad_grid_features_name_the_file(layout, grids, match):
+    d, _ = layout
+    _write_grids(d, grids)
+    with pytest.raises(ValueError, match=match):
+        load_coco_data(d, grid_features=True)
+
+
+def test_load_objects(layout):
+    d, _ = layout
+    with pytest.raises(FileNotFoundError, match="no object records in .*val2014_objects.json"):
+        coco_utils.load_objects(d)
+    records = [{"objects": [{"colour": "red", "shape": "circle", "size": "big", "row": 0,
+                             "col": 1, "box": [1.0, 2.0, 3.0, 4.0]}]}] * 4
+    with open(os.path.join(d, "val2014_objects.json"), "w") as f:
+        json.dump(records, f)
+    assert coco_utils.load_objects(d, "val") == records
+    with pytest.raises(ValueError, match="split"):
+        coco_utils.load_objects(d, "test")
+    for bad in (b"[1, 2]", b'{"objects": []}', b'[{"objects": []}]', b"not json", b"[\xff]"):
+        with open(os.path.join(d, "train2014_objects.json"), "wb") as f:
+            f.write(bad)
+        with pytest.raises(ValueError, match="train2014_objects.json"):
+            coco_utils.load_objects(d, "train")

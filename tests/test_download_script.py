@@ -1,7 +1,7 @@
 """get_coco_captioning.sh, offline: it "downloads" a tiny zip built here, from a file:// URL
-(curl) or from a local HTTP server that honours Range requests (wget and curl), through the
-RNNCAP_COCO_URL override. Covers success, the no-op second run, resuming a partial download,
-a corrupt zip and the error messages."""
+(curl) or from a local HTTP server (wget and curl), through the RNNCAP_COCO_URL override.
+Covers success, the no-op second run, resuming a partial download, partial files that cannot
+be resumed, a corrupt zip, hostile zip entries and the error messages."""
 import http.server
 import os
 import shutil
@@ -50,7 +50,7 @@ def _assert_installed(dest):
 class _RangeServer:
     """Serves one file over HTTP with Range support; records each request's Range header."""
 
-    def __init__(self, path):
+    def __init__(self, path, honour_range=True):
         self.ranges = []
         outer = self
         with open(path, "rb") as f:
@@ -63,7 +63,15 @@ class _RangeServer:
                     return
                 r = self.headers.get("Range")
                 outer.ranges.append(r)
+                if not honour_range:
+                    r = None
                 start = int(r.split("=")[1].split("-")[0]) if r else 0
+                if start >= len(body):
+                    self.send_response(416)
+                    self.send_header("Content-Range", "bytes */%d" % len(body))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(206 if r else 200)
                 if r:
                     self.send_header("Content-Range",
@@ -201,3 +209,98 @@ def test_script_is_executable_with_strict_mode():
     with open(SCRIPT) as f:
         text = f.read()
     assert "set -euo pipefail" in text
+
+
+def _part(dest, data):
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    with open(dest + ".zip.part", "wb") as f:
+        f.write(data)
+
+
+@needs_curl
+@pytest.mark.parametrize("case", ["ignores-range", "complete-part", "oversized-part"])
+def test_curl_partial_files_that_cannot_resume(tmp_path, case):
+    # Each of these used to end in "run again to resume", on every run.
+    src = _zip(tmp_path / "coco_captioning.zip")
+    with open(src, "rb") as f:
+        body = f.read()
+    server = _RangeServer(src, honour_range=(case != "ignores-range"))
+    try:
+        dest = str(tmp_path / "data" / "coco")
+        part = {"ignores-range": body[:1000], "complete-part": body,
+                "oversized-part": b"\0" * (len(body) + 100)}[case]
+        _part(dest, part)
+        r = _run([dest], server.url, "curl")
+        assert r.returncode == 0, r.stderr
+        _assert_installed(dest)
+        if case == "complete-part":
+            assert server.ranges == []  # nothing left to fetch
+        else:
+            assert "Cannot resume" in r.stderr and "afresh" in r.stderr
+    finally:
+        server.close()
+
+
+@needs_curl
+def test_curl_file_url_oversized_part(tmp_path):
+    src = _zip(tmp_path / "coco_captioning.zip")
+    with open(src, "rb") as f:
+        body = f.read()
+    dest = str(tmp_path / "data" / "coco")
+    _part(dest, b"\0" * (2 * len(body)))
+    r = _run([dest], "file://" + src, "curl")
+    assert r.returncode == 0, r.stderr
+    assert "Cannot resume" in r.stderr
+    _assert_installed(dest)
+
+
+def _hostile_zip(path, name, data=b"x", link=False):
+    """The data files plus one entry named NAME (a symbolic link to DATA when LINK)."""
+    with zipfile.ZipFile(path, "w") as z:
+        for f in required_files():
+            z.writestr("coco_captioning/" + f, ("content of %s\n" % f).encode() * 50)
+        info = zipfile.ZipInfo(name)
+        info.create_system = 3  # unix, so that the mode bits below are read
+        info.external_attr = ((0o120777 if link else 0o100644) << 16)
+        z.writestr(info, data)
+    return str(path)
+
+
+@needs_curl
+@pytest.mark.parametrize("name,link,cause", [
+    ("coco_captioning/../../escaped.txt", False, "leave the target"),
+    ("../escaped.txt", False, "leave the target"),
+    ("/tmp/escaped-rnncap-test.txt", False, "leave the target"),
+    ("coco_captioning/extra_link", True, "symbolic links"),
+])
+def test_zip_entries_that_leave_the_target_are_refused(tmp_path, name, link, cause):
+    target = tmp_path / "outside.txt"
+    src = _hostile_zip(tmp_path / "z.zip", name, str(target).encode() if link else b"x", link)
+    dest = str(tmp_path / "data" / "coco")
+    r = _run([dest], "file://" + src, "curl")
+    assert r.returncode == 1
+    assert cause in r.stderr and "removed it" in r.stderr, r.stderr
+    assert "disk" not in r.stderr
+    assert os.listdir(str(tmp_path / "data")) == []  # zip removed: a rerun downloads afresh
+    assert not os.path.exists("/tmp/escaped-rnncap-test.txt")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+@needs_curl
+def test_a_data_file_that_is_a_link_is_refused(tmp_path):
+    # A zip whose vocabulary "file" is a lone link pointing outside the target.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    with zipfile.ZipFile(str(tmp_path / "z.zip"), "w") as z:
+        for f in required_files():
+            if f == "coco2014_vocab.json":
+                info = zipfile.ZipInfo("coco_captioning/" + f)
+                info.create_system = 3
+                info.external_attr = 0o120777 << 16
+                z.writestr(info, str(secret))
+            else:
+                z.writestr("coco_captioning/" + f, b"data")
+    dest = str(tmp_path / "data" / "coco")
+    r = _run([dest], "file://" + str(tmp_path / "z.zip"), "curl")
+    assert r.returncode == 1 and "symbolic links" in r.stderr and "coco2014_vocab.json" in r.stderr
+    assert not os.path.exists(dest)

@@ -1,8 +1,8 @@
 """Exercise mode: `rnncap exercise make` (the student copy) and `rnncap exercise check` (grader).
 
-Expected values are computed here, independently of rnncap/exercise.py: solution regions are found
-by the small parser below, function names by `ast`, and the student copy is checked by pasting
-the original regions back in and by searching its files for every solution line.
+Expected values are computed here, independently of rnncap/teaching/exercise.py: solution
+regions are found by the small parser below, function names by `ast`, and the student copy is
+checked by pasting the original regions back in and by searching its files for every solution line.
 """
 import ast
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rnncap import exercise, grader
+from rnncap.teaching import exercise, grader
 from rnncap.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -438,6 +438,49 @@ def test_out_dir_must_be_new_or_a_previous_copy(tmp_path, capsys):
     assert (tmp_path / "out.zip").is_file()
     assert main(["exercise", "check", str(src / "docs")]) == 2
     assert "no rnncap package" in capsys.readouterr().err
+
+
+def _tree_files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _force_refused(capsys, out, src, why):
+    before = _tree_files(out)
+    assert main(["exercise", "make", str(out), "--source", str(src), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and why in err and "Traceback" not in err, err
+    assert _tree_files(out) == before  # nothing deleted
+
+
+def test_force_never_deletes_the_source_or_a_checkout(tmp_path, capsys):
+    # The instructor's clone inside a folder that happens to hold a STUDENTS.md.
+    ancestor = tmp_path / "work"
+    src = small_tree(ancestor / "clone")
+    (src / ".git").mkdir()
+    (src / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (ancestor / "STUDENTS.md").write_text("notes\n")
+    _force_refused(capsys, ancestor, src, "holds the source")
+    _force_refused(capsys, src, src, "outside the source")
+    # Someone's repository with a STUDENTS.md, and an instructor checkout.
+    repo = tmp_path / "repo"
+    (repo / "sub" / ".git").mkdir(parents=True)
+    (repo / "STUDENTS.md").write_text("x\n")
+    _force_refused(capsys, repo, src, "holds a .git")
+    other = small_tree(tmp_path / "other_checkout")
+    (other / "STUDENTS.md").write_text("x\n")
+    _force_refused(capsys, other, src, "instructor checkout")
+
+
+def test_force_does_not_replace_through_a_link(tmp_path, capsys):
+    src = small_tree(tmp_path / "src")
+    copy = tmp_path / "copy"
+    assert main(["exercise", "make", str(copy), "--source", str(src)]) == 0
+    link = tmp_path / "link"
+    link.symlink_to(copy, target_is_directory=True)
+    _force_refused(capsys, link, src, "symbolic link")
+    assert (copy / "STUDENTS.md").is_file()
+    # The copy itself is replaced as before.
+    assert main(["exercise", "make", str(copy), "--source", str(src), "--force"]) == 0
 
 
 # ----------------------------------------------------------------------------- notebooks

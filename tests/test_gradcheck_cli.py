@@ -1,16 +1,19 @@
-"""`rnncap gradcheck` and the checks behind it."""
+"""`rnncap gradcheck` and the checks behind it (rnncap.checks, also the grader's inputs)."""
+import importlib
+
 import numpy as np
 import pytest
 
-from rnncap import gradcheck
+from rnncap import checks
 from rnncap.cli import main
+from rnncap.teaching import grader
 
 
 def test_every_layer_check_passes_and_prints_a_table(capsys):
     assert main(["gradcheck", "--layers-only"]) == 0
     out = capsys.readouterr().out
-    for name, _ in gradcheck.LAYER_CHECKS:
-        assert name in out
+    for check in checks.LAYER_CHECKS:
+        assert check.name in out
     assert "10 passed, 0 failed" in out
 
 
@@ -30,8 +33,8 @@ def test_a_broken_backward_is_reported_and_fails(monkeypatch, capsys):
 
 
 def test_results_are_deterministic_for_a_seed():
-    first = gradcheck.run_checks(gradcheck.LAYER_CHECKS[:3], seed=3)
-    second = gradcheck.run_checks(gradcheck.LAYER_CHECKS[:3], seed=3)
+    first = checks.run_checks(checks.LAYER_CHECKS[:3], seed=3)
+    second = checks.run_checks(checks.LAYER_CHECKS[:3], seed=3)
     assert first == second
     assert all(ok for _, _, ok in first)
 
@@ -62,3 +65,31 @@ def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
     assert main(["gradcheck", "--layers-only"]) == 1
     line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("gru ")][0]
     assert "not implemented" in line
+
+
+def same(a, b):
+    """Equal nested lists / tuples / dicts of arrays, dtype and all."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_the_grader_grades_the_registry_inputs():
+    # Each grader row draws its inputs first from its Generator, so for the same seed the
+    # student's calls must start with exactly the arrays the registry builds.
+    for check in checks.LAYER_CHECKS:
+        name = check.name if check.backward is None else check.forward
+        build = [b for _, row, b in grader.CHECKS if row == name][0]
+        calls, _ = build(importlib.import_module, np.random.default_rng(5))
+        assert same(calls[0]["args"], check.inputs(np.random.default_rng(5))), name
+    build = [b for _, row, b in grader.CHECKS if row == "CaptioningRNN.loss"][0]
+    calls, _ = build(importlib.import_module, np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    for call, cell_type in zip(calls, checks.CELL_TYPES):  # one Generator for the three cells
+        model, features, captions = checks.model_inputs(rng, cell_type)
+        assert call["init_kwargs"]["cell_type"] == cell_type
+        assert same(call["params"], model.params) and same(call["args"], (features, captions))
+

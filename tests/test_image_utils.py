@@ -125,7 +125,164 @@ def test_missing_and_undecodable_files(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [({"url": None}, "url"), ({"url": ""}, "url"),
-                                           ({"url": "x.png", "timeout": 0}, "timeout")])
+                                           ({"url": "x.png", "timeout": 0}, "timeout"),
+                                           ({"url": "x.png", "timeout": float("nan")}, "timeout"),
+                                           ({"url": "x.png", "max_bytes": 0}, "max_bytes"),
+                                           ({"url": "x.png", "max_pixels": -1}, "max_pixels")])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         image_from_url(**kwargs)
+
+
+# --- Hostile servers and files: every case returns None with a warning, within the deadline. ---
+
+def _png_header(width, height):
+    """A PNG that claims width x height pixels (what a decompression bomb shows PIL first), with
+    64 bytes of image data."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+class _HostileServer:
+    """One route per behaviour: headers trickled a byte at a time, a body trickled forever, an
+    endless body, a huge Content-Length. Each handler gives up after a bounded time so that no
+    thread outlives the test by more than a few seconds."""
+
+    def __init__(self):
+        stop = self.stop = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                try:
+                    if self.path == "/slow-headers":
+                        self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                        for _ in range(100):
+                            if stop.wait(0.1):
+                                return
+                            self.wfile.write(b"X")
+                            self.wfile.flush()
+                    elif self.path == "/slow-body":
+                        self.send_response(200)
+                        self.send_header("Content-Length", "100000")
+                        self.end_headers()
+                        for _ in range(100):
+                            if stop.wait(0.1):
+                                return
+                            self.wfile.write(b"\x89")
+                            self.wfile.flush()
+                    elif self.path == "/endless":
+                        self.send_response(200)
+                        self.end_headers()
+                        for _ in range(1000):  # at most 64 MB, far past the cap below
+                            if stop.is_set():
+                                return
+                            self.wfile.write(b"\0" * 65536)
+                    elif self.path == "/liar":
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(10 ** 12))
+                        self.end_headers()
+                except OSError:
+                    pass  # the client hung up, as it should
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hostile():
+    server = _HostileServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("route", ["/slow-headers", "/slow-body"])
+def test_slow_server_meets_the_whole_fetch_deadline(hostile, cache, route):
+    import time
+
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match="timeout"):
+        assert image_from_url(hostile.url + route, timeout=1.0) is None
+    # Each trickled byte resets a socket timeout; only a deadline on the whole fetch ends this.
+    assert time.monotonic() - start < 5.0
+    assert not cache.exists() or os.listdir(str(cache)) == []
+
+
+def test_endless_body_and_huge_length_are_capped(hostile, cache):
+    with pytest.warns(UserWarning, match="max_bytes"):
+        assert image_from_url(hostile.url + "/endless", timeout=30, max_bytes=2 ** 20) is None
+    with pytest.warns(UserWarning, match="max_bytes"):
+        assert image_from_url(hostile.url + "/liar", timeout=30) is None
+
+
+def test_endless_file_is_capped():
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("needs /dev/zero")
+    with pytest.warns(UserWarning, match="max_bytes"):
+        assert image_from_url("file:///dev/zero", max_bytes=2 ** 20) is None
+
+
+def test_decompression_bomb_is_refused_and_never_cached(tmp_path, cache):
+    bomb = _png_header(20000, 20000)
+    with pytest.warns(UserWarning, match="pixels"):
+        assert image_from_url(_write(tmp_path / "bomb.png", bomb)) is None
+    server = _Server({"/bomb.png": (200, bomb), "/big.png": (200, _png_header(5000, 5000))})
+    try:
+        for _ in range(2):  # asked twice: fetched twice, since a failed decode is not cached
+            with pytest.warns(UserWarning, match="pixels"):
+                assert image_from_url(server.url + "/bomb.png") is None
+        with pytest.warns(UserWarning, match="max_pixels=1000000"):
+            assert image_from_url(server.url + "/big.png", max_pixels=10 ** 6) is None
+    finally:
+        server.close()
+    assert server.hits == ["/bomb.png", "/bomb.png", "/big.png"]
+    assert not cache.exists() or os.listdir(str(cache)) == []
+
+
+def test_undecodable_bytes_are_never_cached(cache):
+    server = _Server({"/broken.jpg": (200, b"these bytes are no image")})
+    try:
+        for _ in range(2):
+            with pytest.warns(UserWarning, match="broken.jpg"):
+                assert image_from_url(server.url + "/broken.jpg") is None
+    finally:
+        server.close()
+    assert server.hits == ["/broken.jpg", "/broken.jpg"]
+    assert not cache.exists() or os.listdir(str(cache)) == []
+
+
+def test_damaged_cache_entry_is_fetched_again(png, cache):
+    path, pixels = png
+    with open(path, "rb") as f:
+        server = _Server({"/img.png": (200, f.read())})
+    try:
+        url = server.url + "/img.png"
+        image_from_url(url)
+        (entry,) = os.listdir(str(cache))
+        (cache / entry).write_bytes(b"damaged")
+        np.testing.assert_array_equal(image_from_url(url), pixels)
+    finally:
+        server.close()
+    assert server.hits == ["/img.png", "/img.png"]
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return str(path)

@@ -1,4 +1,4 @@
-"""Bad input to every public forward function of rnncap.rnn_layers (issue 2, section 4).
+"""Bad input to every public forward function of rnncap.rnn_layers.
 
 Each case starts from a valid call, breaks one argument, and expects a ValueError whose message
 names the argument. Only the name is matched; the wording is the implementation's. Where a

@@ -131,7 +131,7 @@ def test_small_data_overfit_reaches_a_small_loss(executed):
     assert len(log) == 10, name  # the classic protocol: 100 iterations, printed every 10
     final = values(r"Final loss: " + NUMBER, text)
     assert len(final) == 1, name
-    # Memorised: from about 45 to below the bar for the built-in data.
+    # Memorised: from about 45 to below 0.1 on the built-in data.
     assert log[0] > 30 and final[0] < 0.1, (name, log, final)
 
 
@@ -167,6 +167,26 @@ def test_training_run_generalises_to_val_images(executed):
     untrained = values(r"\(Iteration 1 / \d+\) loss: " + NUMBER, text)[0]
     assert len(val_losses) == 2 and max(val_losses) < 0.4 * untrained, (val_losses, untrained)
     assert re.search(r"beam search and greedy differ on \d+ of 200 val images", text)
+
+
+def test_caption_accuracy_shows_what_bleu_misses(executed):
+    name, nb, _ = executed
+    rows = re.findall(r"(?m)^(references|turned|greedy|beam 3)\s+BLEU-4 " + NUMBER
+                      + r"\s+caption accuracy: " + NUMBER + r"% fully correct \(one object "
+                      + NUMBER + r"%, two objects " + NUMBER + r"%; both objects right "
+                      + NUMBER + r"%\)", all_text(nb))
+    table = {label: [float(v) for v in rest] for label, *rest in rows}
+    assert sorted(table) == ["beam 3", "greedy", "references", "turned"], (name, rows)
+    bleu4, *accuracy = table["references"]
+    assert accuracy == [100.0] * 4 and 0.6 < bleu4 < 0.8  # true captions; BLEU's ceiling here
+    # one word turned around in each two-object reference: BLEU barely moves, most are false
+    turned_bleu4, full, one, two, both = table["turned"]
+    assert turned_bleu4 > 0.9 * bleu4 and full < 50 and (one, two, both) == (100, 0, 100)
+    for label in ("greedy", "beam 3"):  # the short run: pairs are much harder than lone objects
+        model_bleu4, full, one, two, both = table[label]
+        assert model_bleu4 > 0.35 and full < 90 and two < one, (name, label, table[label])
+    assert len(re.findall(r"(?m)^model: .*\ntruth: ", all_text(nb))) == 6
+
 
 
 # ----------------------------------------------------------------------------- the files

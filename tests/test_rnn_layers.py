@@ -14,8 +14,8 @@ from rnncap import rnn_layers as L
 
 # (N, T, D, H), covering N=1, T=1, D=1 and H=1.
 SHAPES = [(1, 1, 1, 1), (2, 3, 4, 5), (3, 1, 2, 1), (1, 4, 1, 3), (4, 2, 3, 2)]
-STEP_TOL = 1e-8   # step functions (issue 2 section 5: around 1e-8)
-SEQ_TOL = 1e-7    # sequences and the loss (issue 2: 1e-6 or better)
+STEP_TOL = 1e-8   # step functions: numeric gradients are good to about 1e-8
+SEQ_TOL = 1e-7    # sequences and the loss: 1e-6 or better
 F32_TOL = 1e-5    # float32 result against float64 on the same (rounded) inputs
 
 

@@ -4,33 +4,34 @@ The CS231n assignment-3 model, with the same constructor, parameter names, initi
 and scale (so a seeded run reproduces the published numbers), plus a GRU cell, beam search and
 temperature sampling (see rnncap/decoding.py).
 """
+from pathlib import Path
+
 import numpy as np
 
 from .._validate import NonFiniteError, check_array, check_indices
 from ..rnn_layers import (
-    _gru_sequence, _gru_sequence_backward, _gru_step_xa,
-    _lstm_exponents, _lstm_sequence, _lstm_sequence_backward, _lstm_step_xa,
-    _rnn_sequence, _rnn_sequence_backward, _rnn_step_xa,
-    _temporal_affine_softmax_loss,
-    affine_forward,
+    affine_backward, affine_forward,
     gru_backward, gru_forward, gru_step_forward,
     lstm_backward, lstm_forward, lstm_step_forward,
     rnn_backward, rnn_forward, rnn_step_forward,
-    word_embedding_forward,
+    temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
+    word_embedding_backward, word_embedding_forward,
 )
+
+try:  # the fast path; the student copy ships without it and runs the readable code
+    from .. import kernels
+except ImportError:
+    kernels = None
+# Only kernels shipped beside this package count: an editable install of another rnncap (the
+# instructor's) can answer the import above for a student copy.
+if kernels is not None and Path(kernels.__file__).parents[1] != Path(__file__).parents[1]:
+    kernels = None
 
 # cell type -> (gate multiplier k: the cell's weights are (., kH), sequence forward, backward)
 _CELLS = {
     "rnn": (1, rnn_forward, rnn_backward),
     "lstm": (4, lstm_forward, lstm_backward),
     "gru": (3, gru_forward, gru_backward),
-}
-# The same sequences behind the public functions, taking the caption words as well: loss() uses
-# these to share the input products of repeated words.
-_WORD_SEQUENCES = {
-    "rnn": (_rnn_sequence, _rnn_sequence_backward),
-    "lstm": (_lstm_sequence, _lstm_sequence_backward),
-    "gru": (_gru_sequence, _gru_sequence_backward),
 }
 
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
@@ -53,7 +54,7 @@ class CaptioningRNN:
     """
 
     def __init__(self, word_to_idx, input_dim=512, wordvec_dim=128, hidden_dim=128,
-                 cell_type="rnn", dtype=np.float32):
+                 cell_type="rnn", dtype=np.float32, fast=True):
         """
         Construct a new CaptioningRNN instance.
 
@@ -67,8 +68,11 @@ class CaptioningRNN:
         - cell_type: What type of RNN to use; either 'rnn', 'lstm' or 'gru'.
         - dtype: numpy floating datatype to use; use float32 for training and float64 for
           numeric gradient checking.
+        - fast: Use the fast kernels (rnncap/kernels/) for loss() and greedy sample() when they
+          are installed; False always runs the readable code below. Both give the same loss,
+          gradients and captions. Also settable later as model.fast.
         """
-        self._setup(word_to_idx, cell_type, dtype)
+        self._setup(word_to_idx, cell_type, dtype, fast)
         for name, value in (("input_dim", input_dim), ("wordvec_dim", wordvec_dim),
                             ("hidden_dim", hidden_dim)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -90,7 +94,7 @@ class CaptioningRNN:
             self.params[name] = value.astype(self.dtype)
 
     @classmethod
-    def from_params(cls, word_to_idx, params, cell_type="rnn"):
+    def from_params(cls, word_to_idx, params, cell_type="rnn", fast=True):
         """
         Build a model around existing parameters (e.g. from a checkpoint); draws no random numbers.
 
@@ -99,6 +103,7 @@ class CaptioningRNN:
         - params: Dictionary with exactly the keys of model.params and consistent shapes; all
           arrays share one float dtype, which becomes the model's dtype.
         - cell_type: 'rnn', 'lstm' or 'gru'.
+        - fast: As for the constructor.
 
         Returns:
         - model: A CaptioningRNN using copies of the given arrays.
@@ -109,13 +114,15 @@ class CaptioningRNN:
                              % (list(PARAM_NAMES), got))
         arrays = {name: check_array("params['%s']" % name, params[name]) for name in PARAM_NAMES}
         model = cls.__new__(cls)
-        model._setup(word_to_idx, cell_type, arrays["W_embed"].dtype)
+        model._setup(word_to_idx, cell_type, arrays["W_embed"].dtype, fast)
         model.params = {name: arrays[name].copy() for name in PARAM_NAMES}
         model._check_params()
         return model
 
-    def _setup(self, word_to_idx, cell_type, dtype):
-        """Set the vocabulary, cell type and dtype attributes (shared by both constructors)."""
+    def _setup(self, word_to_idx, cell_type, dtype, fast):
+        """Set the vocabulary, cell type, dtype and fast attributes (shared by both constructors)."""
+        if not isinstance(fast, (bool, np.bool_)):
+            raise ValueError("fast must be True or False, got %r" % (fast,))
         if cell_type not in _CELLS:
             raise ValueError("cell_type must be one of 'rnn', 'lstm', 'gru', got %r" % (cell_type,))
         if not isinstance(word_to_idx, dict) or "<NULL>" not in word_to_idx:
@@ -133,6 +140,7 @@ class CaptioningRNN:
         if dtype.kind != "f":
             raise ValueError("dtype must be a numpy floating dtype, got %s" % dtype)
         self.cell_type = cell_type
+        self.fast = bool(fast)
         self.dtype = dtype.type
         self.word_to_idx = word_to_idx
         self.idx_to_word = {i: w for w, i in word_to_idx.items()}
@@ -222,44 +230,41 @@ class CaptioningRNN:
         if captions.shape[1] < 2:
             raise ValueError("captions must have shape (N, T + 1) with T >= 1, got %s"
                              % (captions.shape,))
+        if self._use_kernels():
+            result = kernels.captioning.loss(self, features, captions)
+            return self._nonfinite() if result is None else result
+
         p = self.params
         _, cell_forward, cell_backward = _CELLS[self.cell_type]
         grads = {}
         try:
             # BEGIN SOLUTION
-            # The cell reads words 0..T-1 and must predict words 1..T; <NULL> targets are padding.
+            # HINT: the cell reads captions[:, :-1] and predicts captions[:, 1:], masking <NULL> targets; forward: affine_forward for h0, word_embedding_forward, cell_forward, temporal_affine_forward, temporal_softmax_loss; then each layer's backward in reverse order
             captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-            mask = captions_out != self._null
+            mask = captions_out != self._null  # <NULL> targets are padding
 
-            h0, _ = affine_forward(features, p["W_proj"], p["b_proj"])
-            # Words time-major, as the cell stores its inputs. Given the word indices, the cell
-            # forms x·Wx, and backward dW_embed and dWx, once per distinct word (the same
-            # values as the public *_forward / *_backward and word_embedding_backward).
-            words = captions_in.T
-            cell_forward, cell_backward = _WORD_SEQUENCES[self.cell_type]  # instead of _CELLS'
-            xs, _ = word_embedding_forward(words, p["W_embed"])
-            xs_words = words.ravel()  # the word of each row of xs, (T * N,)
-            if not (np.isfinite(xs).all() and np.isfinite(h0).all()):
-                return self._nonfinite()  # what the public *_forward input checks would catch
-            h, cache_cell = cell_forward(xs, h0, p["Wx"], p["Wh"], p["b"], xs_words,
-                                         p["W_embed"])
-            # Output layer, softmax loss and their backward in one pass, scoring only the
-            # positions whose target is a word (the same as temporal_affine_forward,
-            # temporal_softmax_loss and temporal_affine_backward, without the padding's work).
-            loss, dh, grads["W_vocab"], grads["b_vocab"] = _temporal_affine_softmax_loss(
-                h, p["W_vocab"], p["b_vocab"], captions_out, mask)
-            if not np.isfinite(loss):
-                return self._nonfinite()
-            grads["W_embed"], dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(
-                dh, cache_cell, xs_words, self.vocab_size)
-            # affine_backward's dW and db; its dx, the features' gradient, is not needed.
-            grads["W_proj"], grads["b_proj"] = features.T @ dh0, dh0.sum(axis=0)
+            # Forward: features -> h0 -> hidden states over the words -> scores -> loss
+            h0, cache_proj = affine_forward(features, p["W_proj"], p["b_proj"])
+            x, cache_embed = word_embedding_forward(captions_in, p["W_embed"])
+            h, cache_cell = cell_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+            scores, cache_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
+            loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+
+            # Backward: the same layers in reverse order
+            dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, cache_vocab)
+            dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cache_cell)
+            grads["W_embed"] = word_embedding_backward(dx, cache_embed)
+            _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, cache_proj)
             # END SOLUTION
         except NonFiniteError:
             # Inputs and parameter shapes are checked above, so a layer rejecting a NaN or inf
             # means non-finite parameters or overflowing activations: a NaN loss, not an error.
             return self._nonfinite()
         return loss, grads
+
+    def _use_kernels(self):
+        """Whether loss() and greedy sample() take the fast path (model.fast and kernels present)."""
+        return self.fast and kernels is not None
 
     # ------------------------------------------------------------------ test-time sampling
 
@@ -310,36 +315,18 @@ class CaptioningRNN:
         if temperature is not None:
             return decoding.temperature_sample(self, features, temperature, max_length, rng)
 
+        if self._use_kernels():
+            return kernels.captioning.greedy_sample(self, features, max_length)
+
         N = features.shape[0]
         captions = np.full((N, max_length), self._null, dtype=np.int32)
         # BEGIN SOLUTION
+        # HINT: start from _initial_state and <START>; each step calls self._step on the current words and picks the highest score; write a word only into rows that have not emitted <END> yet, and stop once every row has
         h, c = self._initial_state(features)
-        p = self.params
-        # Row w of this table is W_embed[w]·Wx + b: one product for the whole vocabulary
-        # instead of one x·Wx per step; each step then picks its words' rows.
-        Wx, b, Wh = p["Wx"], p["b"], p["Wh"]
-        if self.cell_type == "lstm":  # the LSTM kernel's exponent factors, once, not per step
-            scale = _lstm_exponents(self.hidden_dim, Wh.dtype)
-            Wx, b, Wh = Wx * scale, b * scale, Wh * scale
-        xa_table = p["W_embed"] @ Wx
-        xa_table += b
-        # One product per step gives both the next step's h·Wh and the scores.
-        kH = Wh.shape[1]
-        W_next = np.concatenate([Wh, p["W_vocab"]], axis=1)
-        hWh = h @ Wh
         words = np.full(N, self._start)
-        done = np.zeros(N, dtype=bool)
+        done = np.zeros(N, dtype=bool)  # rows that have emitted <END>
         for t in range(max_length):
-            xa = xa_table[words]
-            if self.cell_type == "lstm":
-                h, c = _lstm_step_xa(xa, hWh, c, scaled=True)
-            elif self.cell_type == "gru":
-                h = _gru_step_xa(xa, hWh, h)
-            else:
-                h = _rnn_step_xa(xa, hWh)
-            hW = h @ W_next
-            hWh, scores = hW[:, :kH], hW[:, kH:]
-            scores += p["b_vocab"]
+            scores, h, c = self._step(words, h, c)
             words = scores.argmax(axis=1)
             captions[~done, t] = words[~done]
             if self._end is not None:
@@ -389,8 +376,10 @@ class CaptioningRNN:
         - next_c: Next cell state, of shape (N, H), or None
         """
         p = self.params
-        x = p["W_embed"][words]
         next_c = None
+        # BEGIN SOLUTION
+        # HINT: pick the words' rows of W_embed, advance the cell with its step forward (rnn, lstm or gru), then affine_forward for the scores
+        x = p["W_embed"][words]
         if self.cell_type == "rnn":
             next_h, _ = rnn_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])
         elif self.cell_type == "lstm":
@@ -398,4 +387,5 @@ class CaptioningRNN:
         else:
             next_h, _ = gru_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])
         scores, _ = affine_forward(next_h, p["W_vocab"], p["b_vocab"])
+        # END SOLUTION
         return scores, next_h, next_c

@@ -4,6 +4,11 @@
                                      built-in shapes dataset is cached
     rnncap data shapes [--out DIR]   generate the built-in dataset (default: into the cache)
 """
+from rnncap.cli import check_output_dir, integer
+
+# Memory per image while the built-in data is generated: the 64x64 RGB image, its 4096-d float32
+# features (and a float64 centred copy for the PCA), the 512-d projections, captions.
+BYTES_PER_IMAGE = 64 * 64 * 3 + 4096 * (4 + 4 + 8) + 512 * 4 * 2 + 5 * 17 * 4
 
 
 def configure(parser):
@@ -12,11 +17,12 @@ def configure(parser):
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="directory for the shapes dataset (default: the cache, "
                              "$RNNCAP_CACHE/shapes or ~/.cache/rnncap/shapes)")
-    parser.add_argument("--num-train", type=int, default=None, metavar="N",
+    parser.add_argument("--num-train", type=integer(2), default=None, metavar="N",
                         help="number of train images (default: 4000)")
-    parser.add_argument("--num-val", type=int, default=None, metavar="N",
+    parser.add_argument("--num-val", type=integer(1), default=None, metavar="N",
                         help="number of val images (default: 500)")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
+    parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=0,
+                        help="dataset seed (default: 0)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing shapes dataset with other sizes or seed")
 
@@ -62,6 +68,13 @@ def run(args):
     if args.num_val is not None:
         sizes["num_val"] = args.num_val
     out = shapes.default_dir() if args.out is None else args.out
+    check_output_dir("--out", out)
+    from rnncap._validate import check_memory
+
+    for option, key in (("--num-train", "num_train"), ("--num-val", "num_val")):
+        check_memory("%s %d" % (option, sizes[key]), sizes[key] * BYTES_PER_IMAGE)
+    check_memory("--num-train %d with --num-val %d" % (sizes["num_train"], sizes["num_val"]),
+                 (sizes["num_train"] + sizes["num_val"]) * BYTES_PER_IMAGE)
     # The cache is ours to replace; a directory the user named is replaced only with --force.
     overwrite = args.force or args.out is None
     d = shapes.generate_shapes(out, seed=args.seed, overwrite=overwrite, verbose=True, **sizes)

@@ -1,4 +1,4 @@
-"""`rnncap evaluate CHECKPOINT`: BLEU-1..4 and CIDEr-D of a trained model, greedy and beam.
+"""`rnncap evaluate CHECKPOINT`: BLEU-1..4, CIDEr-D and caption accuracy of a model, greedy and beam.
 
 Prints one line per metric, starting with its name, e.g.
 
@@ -6,8 +6,14 @@ Prints one line per metric, starting with its name, e.g.
     BLEU-1     0.912   0.915
     ...
     CIDEr-D    3.841   3.902
+
+and, on data that records what each image shows (the built-in data), one line per decoding:
+
+    greedy  caption accuracy: 50.2% fully correct (one object 93.0%, two objects 21.0%; ...)
 """
-from rnncap.training import add_data_argument, one_line_os_errors
+from rnncap.cli import integer
+from rnncap.commands.common import add_data_argument, one_line_os_errors
+from rnncap.commands.sample import MAX_LENGTH, check_beam_memory
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
 
@@ -18,11 +24,11 @@ def configure(parser):
     add_data_argument(parser, "default: the data the checkpoint was trained on")
     parser.add_argument("--split", default="val", choices=["train", "val"],
                         help="split to score (default %(default)s)")
-    parser.add_argument("--beam-size", type=int, default=3,
+    parser.add_argument("--beam-size", type=integer(1), default=3,
                         help="beam width of the beam column (default %(default)s)")
-    parser.add_argument("--num-images", type=int, default=None, metavar="N",
+    parser.add_argument("--num-images", type=integer(1), default=None, metavar="N",
                         help="score only the first N images of the split (default: all)")
-    parser.add_argument("--max-length", type=int, default=30,
+    parser.add_argument("--max-length", type=integer(1, MAX_LENGTH), default=30,
                         help="longest caption generated (default %(default)s)")
 
 
@@ -45,8 +51,9 @@ def format_table(columns):
 @one_line_os_errors
 def run(args):
     from rnncap.metrics import evaluate_model
-    from rnncap.training import (check_model_fits_data, check_split, data_of_checkpoint,
+    from rnncap.commands.common import (check_model_fits_data, check_split, data_of_checkpoint,
                                  load_data, load_model)
+    from rnncap.coco_utils import load_objects
 
     for name in ("beam_size", "max_length", "num_images"):
         value = getattr(args, name)
@@ -54,15 +61,44 @@ def run(args):
             raise ValueError("--%s must be a positive integer, got %d"
                              % (name.replace("_", "-"), value))
     model, meta = load_model(args.checkpoint)
-    data, label, _ = load_data(data_of_checkpoint(meta, args.data))
+    check_beam_memory(model, args.beam_size, args.max_length)
+    data, label, spec_used = load_data(data_of_checkpoint(meta, args.data))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
-    common = dict(split=args.split, num_images=args.num_images, max_length=args.max_length)
+    common = dict(split=args.split, num_images=args.num_images, max_length=args.max_length,
+                  return_captions=True)
     greedy = evaluate_model(model, data, decode="greedy", **common)
     beam = evaluate_model(model, data, decode="beam", beam_size=args.beam_size, **common)
     print("checkpoint %s: %s cell, hidden %d" % (args.checkpoint, model.cell_type,
                                                  model.hidden_dim))
     print("data %s, split %s, %d images" % (label, args.split, greedy["num_images"]))
     print(format_table([("greedy", greedy), ("beam-%d" % args.beam_size, beam)]))
+    try:
+        records = load_objects(spec_used, args.split)
+    except FileNotFoundError:
+        return 0  # COCO: no record of what the images show
+    for title, scores in (("greedy", greedy), ("beam-%d" % args.beam_size, beam)):
+        print("%-7s %s" % (title, accuracy_line(scores["captions"], records)))
     return 0
+
+
+def accuracy_line(captions, records):
+    """
+    The caption-accuracy line of one decoding.
+
+    Inputs:
+    - captions: dict image index -> generated caption (evaluate_model's 'captions')
+    - records: list of scene records, one per image of the split (load_objects)
+
+    Returns:
+    - line: str, "caption accuracy: X% fully correct (one object Y%, ...)"
+    """
+    from rnncap.shapes import caption_accuracy, format_caption_accuracy
+
+    ids = sorted(captions)
+    if ids and ids[-1] >= len(records):
+        raise ValueError("the objects file records %d images, but image %d was captioned"
+                         % (len(records), ids[-1]))
+    accuracy = caption_accuracy([captions[i] for i in ids], [records[i] for i in ids])
+    return format_caption_accuracy(accuracy)

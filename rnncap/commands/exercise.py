@@ -1,4 +1,5 @@
 """`rnncap exercise`: make the student copy of the exercises, or grade one."""
+from rnncap.cli import check_output_dir, integer, number
 
 
 def configure(parser):
@@ -18,14 +19,23 @@ def configure(parser):
                            "instructor's) rnncap; exit status 0 only when every row passes.")
     check.add_argument("dir", metavar="DIR", nargs="?", default=".",
                        help="the student copy (default: the current directory)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the check inputs")
-    check.add_argument("--timeout", type=float, default=300,
+    check.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=0,
+                       help="seed of the check inputs")
+    check.add_argument("--timeout", type=number(0, strict_minimum=True), default=300,
                        help="seconds the student's code may run (default 300)")
 
 
 def run(args):
+    import os
+
     if args.action == "make":
+        check_output_dir("OUT_DIR", args.out_dir)
+        if args.source is not None and not os.path.isdir(args.source):
+            raise ValueError("--source %s is not a directory (the instructor's checkout)"
+                             % args.source)
         return _make(args)
+    if not os.path.isdir(args.dir):
+        raise ValueError("DIR %s is not a directory (the student copy to grade)" % args.dir)
     return _check(args)
 
 
@@ -33,7 +43,7 @@ def _make(args):
     import shutil
     from pathlib import Path
 
-    from rnncap import exercise
+    from rnncap.teaching import exercise
 
     src = Path(args.source) if args.source else exercise.source_root()
     plan = exercise.make_student_copy(src, args.out_dir, force=args.force)
@@ -52,7 +62,7 @@ def _make(args):
 
 
 def _check(args):
-    from rnncap import grader
+    from rnncap.teaching import grader
 
     results, unchecked = grader.grade(args.dir, seed=args.seed, timeout=args.timeout)
     print(grader.format_table(results))

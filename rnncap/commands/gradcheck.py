@@ -1,14 +1,16 @@
 """`rnncap gradcheck`: numerically check every layer and the captioning model, print a table."""
+from rnncap.cli import integer
 
 
 def configure(parser):
     parser.add_argument("--layers-only", action="store_true",
                         help="skip the CaptioningRNN checks")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random test inputs")
+    parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=0,
+                        help="seed of the random test inputs")
 
 
 def run(args):
-    from rnncap.gradcheck import LAYER_CHECKS, MODEL_CHECKS, MODEL_THRESHOLD, THRESHOLD, run_checks
+    from rnncap.checks import LAYER_CHECKS, MODEL_CHECKS, MODEL_THRESHOLD, THRESHOLD, run_checks
 
     checks = LAYER_CHECKS if args.layers_only else LAYER_CHECKS + MODEL_CHECKS
     results = run_checks(checks, seed=args.seed)

@@ -7,6 +7,8 @@ gru), print_every 10. Then it prints the final loss, ground-truth vs sampled cap
 train and val examples, and saves a loss-curve PNG.
 """
 
+from rnncap.cli import check_output_file, integer
+
 LR_DECAY = {"rnn": 0.95, "lstm": 0.995, "gru": 0.995}
 NUM_EXAMPLES = 3
 
@@ -17,7 +19,7 @@ def configure(parser):
     parser.add_argument("--data", default=None, metavar="coco|shapes|DIR",
                         help="dataset: COCO, the built-in shapes dataset or a directory in the "
                              "COCO layout (default: COCO when found, else shapes)")
-    parser.add_argument("--seed", type=int, default=231,
+    parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=231,
                         help="seed of the global np.random (default: 231, the classic one)")
     parser.add_argument("--plot", default=None, metavar="FILE",
                         help="where to save the loss curve (default: overfit_CELL.png)")
@@ -32,12 +34,18 @@ def run(args):
         sample_coco_minibatch
     from rnncap.plots import plot_loss_curve
 
-    directory, kind = resolve_dataset(args.data)
+    path = args.plot if args.plot is not None else "overfit_%s.png" % args.cell
+    check_output_file("--plot", path)  # before the run, not after it
+    from rnncap.commands.common import data_option
+
+    with data_option(args.data):
+        directory, kind = resolve_dataset(args.data)
     names = {"coco": "COCO", "shapes": "the built-in shapes dataset", "dir": "the dataset"}
     print("Data: %s in %s" % (names.get(kind, kind), directory))
 
     np.random.seed(args.seed)
-    data = load_coco_data(directory, max_train=50)
+    with data_option(args.data):
+        data = load_coco_data(directory, max_train=50)
     model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
                           input_dim=data["train_features"].shape[1], hidden_dim=512,
                           wordvec_dim=256, dtype=np.float32)
@@ -55,7 +63,6 @@ def run(args):
             print("%-5s  sampled: %s" % (split, sample_caption))
             print("       truth:   %s" % gt_caption)
 
-    path = args.plot or "overfit_%s.png" % args.cell
     num_train = data["train_captions"].shape[0]
     plot_loss_curve(solver.loss_history, path, iterations_per_epoch=max(num_train // 25, 1))
     print("Loss curve: %s" % path)

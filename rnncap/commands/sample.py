@@ -4,7 +4,10 @@ Images are chosen by index (--index 3 17 42) or at random (--num N, drawn with a
 np.random.Generator seeded by --seed). Decoding is greedy (default), beam search (--beam-size K)
 or temperature sampling (--temperature T, random numbers from the same private Generator).
 """
-from rnncap.training import add_data_argument, one_line_os_errors
+from rnncap.cli import check_output_file, integer, number
+from rnncap.commands.common import add_data_argument, one_line_os_errors
+
+MAX_LENGTH = 1000  # longest caption --max-length allows (COCO's have at most 16 words)
 
 
 def configure(parser):
@@ -13,22 +16,22 @@ def configure(parser):
     add_data_argument(parser, "default: the data the checkpoint was trained on")
     parser.add_argument("--split", default="val", choices=["train", "val"],
                         help="split whose images are captioned (default %(default)s)")
-    parser.add_argument("--index", type=int, nargs="+", default=None, metavar="I",
+    parser.add_argument("--index", type=integer(0), nargs="+", default=None, metavar="I",
                         help="image indices of the split to caption (default: random images)")
-    parser.add_argument("--num", type=int, default=8, metavar="N",
+    parser.add_argument("--num", type=integer(1), default=8, metavar="N",
                         help="number of random images when no --index is given "
                              "(default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=integer(0), default=0,
                         help="seed of the random image choice and of temperature sampling "
                              "(default %(default)s)")
     parser.add_argument("--decode", choices=["greedy", "beam", "temperature"], default=None,
                         help="decoder (default: beam if --beam-size is given, temperature if "
                              "--temperature is given, else greedy)")
-    parser.add_argument("--beam-size", type=int, default=None, metavar="K",
+    parser.add_argument("--beam-size", type=integer(1), default=None, metavar="K",
                         help="beam width for beam search (default 3)")
-    parser.add_argument("--temperature", type=float, default=None, metavar="T",
+    parser.add_argument("--temperature", type=number(0, strict_minimum=True), default=None, metavar="T",
                         help="softmax temperature for sampling (default 1.0)")
-    parser.add_argument("--max-length", type=int, default=30,
+    parser.add_argument("--max-length", type=integer(1, MAX_LENGTH), default=30,
                         help="longest caption generated (default %(default)s)")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="PNG figure of the images with sampled and ground-truth captions "
@@ -83,7 +86,7 @@ def choose_images(data, split, indices, num, rng):
     """
     import numpy as np
 
-    from rnncap.training import split_images
+    from rnncap.commands.common import split_images
 
     available = split_images(data, split)
     if indices is None:
@@ -97,6 +100,15 @@ def choose_images(data, split, indices, num, rng):
     return np.asarray(indices, dtype=np.int64)
 
 
+def check_beam_memory(model, beam_size, max_length):
+    """Refuse a --beam-size whose search (per image: each beam's word scores and hidden state
+    at every step, and its words so far) would not fit in memory."""
+    from rnncap._validate import check_memory
+
+    per_beam = (3 * model.vocab_size + 8 * model.hidden_dim) * 8 + 16 * max_length
+    check_memory("--beam-size %d" % beam_size, beam_size * per_beam)
+
+
 @one_line_os_errors
 def run(args):
     import os
@@ -104,14 +116,19 @@ def run(args):
     import numpy as np
 
     from rnncap.plots import plot_captions_grid
-    from rnncap.training import (caption_text, check_model_fits_data, check_split,
+    from rnncap.commands.common import (caption_text, check_model_fits_data, check_split,
                                  data_of_checkpoint, load_data, load_images, load_model,
                                  output_path, reference_captions)
 
     decode, kwargs = decoder_settings(args)
     if args.max_length < 1:
         raise ValueError("--max-length must be a positive integer, got %d" % args.max_length)
+    path = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
+                                    "samples_%s.png" % args.split)
+    check_output_file("--out", path)  # before any work, not after it
     model, meta = load_model(args.checkpoint)
+    if decode == "beam":
+        check_beam_memory(model, kwargs["beam_size"], args.max_length)
     data, label, _ = load_data(data_of_checkpoint(meta, args.data))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
@@ -133,8 +150,6 @@ def run(args):
         print("%s image %d" % (args.split, image_id))
         print("  sampled: %s" % (caption or "(empty caption)"))
         print("  truth:   %s" % (refs[0] if refs else ""))
-    path = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
-                                    "samples_%s.png" % args.split)
     plot_captions_grid(load_images(data["%s_urls" % args.split][ids]), sampled,
                        [refs[0] if refs else "" for refs in truth], output_path(path),
                        title="%s images, %s" % (args.split, how))

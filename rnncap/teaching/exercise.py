@@ -40,7 +40,8 @@ MIN_LEAK_LINE = 10  # shorter solution lines (return, pass, else:, dx = 0) occur
 SKIP_PARTS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
               ".mypy_cache", ".ruff_cache", ".tox", ".eggs", "build", "dist"}
 SKIP_TOP = {"out", "datasets"}
-INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise.py")
+INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise",  # test_exercise*.py
+                   "rnncap/kernels/")  # the fast path: the student copy runs its own code
 
 STUDENT_README_SECTION = """## Exercise (students)
 
@@ -178,7 +179,7 @@ def dump_notebook(nb):
 
 def source_root():
     """The checkout holding the imported rnncap (the parent of the package, with pyproject.toml)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
         raise FileNotFoundError("rnncap at %s is not a source checkout (no pyproject.toml next to "
                                 "the package); pass --source CLONE" % root)
@@ -222,7 +223,8 @@ def package_functions(package_dir):
 
 def _references(path):
     """(imports, names) of a Python file: dotted imported modules (and `module.name` for
-    from-imports), and every imported, bare or attribute name."""
+    from-imports, and the stem of a script named as "script.py"), and every imported, bare or
+    attribute name."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (SyntaxError, UnicodeDecodeError):
@@ -239,6 +241,9 @@ def _references(path):
             names.add(node.attr)
         elif isinstance(node, ast.Name):
             names.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and node.value.endswith(".py") and "/" not in node.value:
+            imports.add(node.value[:-len(".py")])  # a script run by path (a benchmark's test)
     return imports, names
 
 
@@ -392,14 +397,35 @@ def _copy_one(src, out, rel):
         shutil.copy2(source, target)
 
 
-def _prepare_out(out, force):
+def _check_replaceable(out, src):
+    """Raise ValueError unless directory `out` looks like a previous student copy that --force
+    may delete: it holds STUDENTS.md, and it is not the source or a folder holding it, holds no
+    .git anywhere (a checkout, or a student's own history), no students' guide template (an
+    instructor checkout) and no mount point (whose files lie outside it)."""
+    def refuse(why):
+        raise ValueError("--force replaces only a previous student copy; %s %s, so nothing was "
+                         "deleted" % (out, why))
+
+    if out == src or out in src.parents:
+        refuse("holds the source %s" % src)
+    if not (out / "STUDENTS.md").is_file():
+        refuse("has no STUDENTS.md")
+    if (out / TEMPLATE).exists():
+        refuse("holds %s (an instructor checkout)" % TEMPLATE)
+    for root, dirs, files in os.walk(str(out)):  # never follows links
+        if ".git" in dirs or ".git" in files:
+            refuse("holds a .git (%s)" % os.path.join(root, ".git"))
+        for d in dirs:
+            if os.path.ismount(os.path.join(root, d)):
+                refuse("holds a mount point (%s)" % os.path.join(root, d))
+
+
+def _prepare_out(out, force, src):
     if out.exists() and any(out.iterdir()):
         if not force:
             raise ValueError("OUT_DIR %s exists and is not empty (use --force to replace a "
                              "previous student copy)" % out)
-        if not (out / "STUDENTS.md").is_file():
-            raise ValueError("--force replaces only a previous student copy; %s has no "
-                             "STUDENTS.md" % out)
+        _check_replaceable(out, src)
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -415,6 +441,9 @@ def make_student_copy(src, out, force=False, verify=True):
 
     Returns the Plan that was carried out.
     """
+    if force and Path(out).is_symlink():  # deleting through a link deletes what it points to
+        raise ValueError("--force does not replace a symbolic link: %s -> %s"
+                         % (out, os.readlink(str(out))))
     src, out = Path(src).resolve(), Path(out).resolve()
     if not (src / PACKAGE / "__init__.py").is_file():
         raise FileNotFoundError("source %s has no %s package" % (src, PACKAGE))
@@ -426,7 +455,7 @@ def make_student_copy(src, out, force=False, verify=True):
         raise ValueError("OUT_DIR %s must lie outside the source %s (or under its out/)"
                          % (out, src))
     plan = plan_copy(src)
-    _prepare_out(out, force)
+    _prepare_out(out, force, src)
     for rel in plan.files:
         _copy_one(src, out, rel)
     guide = template.read_text(encoding="utf-8").replace("{{TODO_TABLE}}", todo_table(plan))

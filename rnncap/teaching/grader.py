@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from . import exercise
-from .gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
+from .. import checks
+from ..checks import CELL_TYPES, MODEL_SIZES, WORDS
 
 VALUE_TOL = 1e-6
 GRAD_TOL = 1e-6
@@ -43,36 +44,11 @@ class Mismatch(Exception):
 
 
 # ----------------------------------------------------------------------------- inputs
+# Every input, and the model's words and sizes, come from the registry in rnncap.checks.
 
-def _cell(rng, k, T=None, lstm_c=False, N=3, D=5, H=4):
-    """x, prev_h (or h0), [prev_c,] Wx, Wh, b for a cell with k gates."""
-    x = rng.standard_normal((N, D) if T is None else (N, T, D))
-    h = rng.standard_normal((N, H))
-    c = [rng.standard_normal((N, H))] if lstm_c else []
-    return [x, h] + c + [0.5 * rng.standard_normal((D, k * H)),
-                         0.5 * rng.standard_normal((H, k * H)), 0.5 * rng.standard_normal(k * H)]
-
-
-# layer -> (inputs(rng), number of forward outputs before the cache, indices of inputs with a
-# gradient, whether backward returns a bare array)
-LAYER_SPECS = {
-    "affine": (lambda rng: [rng.standard_normal((3, 2, 3)), rng.standard_normal((6, 4)),
-                            rng.standard_normal(4)], 1, (0, 1, 2), False),
-    "rnn_step": (lambda rng: _cell(rng, 1), 1, (0, 1, 2, 3, 4), False),
-    "rnn": (lambda rng: _cell(rng, 1, T=4), 1, (0, 1, 2, 3, 4), False),
-    "lstm_step": (lambda rng: _cell(rng, 4, lstm_c=True), 2, (0, 1, 2, 3, 4, 5), False),
-    "lstm": (lambda rng: _cell(rng, 4, T=4), 1, (0, 1, 2, 3, 4), False),
-    "gru_step": (lambda rng: _cell(rng, 3), 1, (0, 1, 2, 3, 4), False),
-    "gru": (lambda rng: _cell(rng, 3, T=4), 1, (0, 1, 2, 3, 4), False),
-    "word_embedding": (lambda rng: [rng.integers(0, 5, size=(3, 4)), rng.standard_normal((5, 6))],
-                       1, (1,), True),
-    "temporal_affine": (lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)),
-                                     rng.standard_normal(5)], 1, (0, 1, 2), False),
-}
-
-WORDS = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3, "dog": 4, "a": 5}
-MODEL_SIZES = dict(input_dim=3, wordvec_dim=3, hidden_dim=4)
-CELL_TYPES = ("rnn", "lstm", "gru")
+# layer name -> its checks.LayerCheck, for the layers with a forward and a backward
+LAYER_SPECS = {c.name: c for c in checks.LAYER_CHECKS if c.backward is not None}
+SOFTMAX_LOSS = next(c for c in checks.LAYER_CHECKS if c.name == "temporal_softmax_loss")
 
 
 def _call(module, func, *args, **kwargs):
@@ -107,12 +83,13 @@ def compare(got, want, what):
 # out(i, key, ...) is the student's output of call i at that path (Mismatch when missing).
 
 def layer_forward(layer):
-    inputs, n_out, _, _ = LAYER_SPECS[layer]
+    spec = LAYER_SPECS[layer]
+    n_out = spec.n_out
 
     def build(ref, rng):
-        args = inputs(rng)
-        expected = getattr(ref(LAYERS), layer + "_forward")(*args)[:n_out]
-        calls = [_call(LAYERS, layer + "_forward", *args)]
+        args = spec.inputs(rng)
+        expected = getattr(ref(LAYERS), spec.forward)(*args)[:n_out]
+        calls = [_call(LAYERS, spec.forward, *args)]
 
         def judge(out):
             err = max(compare(out(0, k), expected[k], "output %d" % k) for k in range(n_out))
@@ -121,31 +98,17 @@ def layer_forward(layer):
     return build
 
 
-def _numeric_grads(forward, args, wrt, douts):
-    """Centred-difference gradients of sum_k <forward(*args)[k], douts[k]> w.r.t. each args[i]."""
-    grads = []
-    for i in wrt:
-        total = 0
-        for k, dout in enumerate(douts):
-            def f(z, i=i, k=k):
-                a = list(args)
-                a[i] = z
-                return forward(*a)[k]
-            total = total + eval_numerical_gradient_array(f, args[i].copy(), dout)
-        grads.append(total)
-    return grads
-
-
 def layer_backward(layer):
-    inputs, n_out, wrt, bare = LAYER_SPECS[layer]
+    spec = LAYER_SPECS[layer]
+    n_out, wrt, bare = spec.n_out, spec.wrt, spec.bare
 
     def build(ref, rng):
-        args = inputs(rng)
-        forward = getattr(ref(LAYERS), layer + "_forward")
+        args = spec.inputs(rng)
+        forward = getattr(ref(LAYERS), spec.forward)
         result = forward(*args)
         douts = [rng.standard_normal(np.shape(o)) for o in result[:n_out]]
-        numeric = _numeric_grads(forward, args, wrt, douts)
-        calls = [_call(LAYERS, layer + "_backward", *douts, result[n_out])]
+        numeric = checks.numeric_grads(forward, args, wrt, douts)
+        calls = [_call(LAYERS, spec.backward, *douts, result[n_out])]
 
         def judge(out):
             got = [out(0)] if bare else [out(0, j) for j in range(len(wrt))]
@@ -157,14 +120,10 @@ def layer_backward(layer):
 
 
 def softmax_loss(ref, rng):
-    x = rng.standard_normal((3, 4, 6))
-    y = rng.integers(0, 6, size=(3, 4))
-    mask = rng.random((3, 4)) > 0.3
-    mask[0] = False  # a fully masked row
-    loss_fn = ref(LAYERS).temporal_softmax_loss
-    loss = loss_fn(x, y, mask)[0]
-    dx = eval_numerical_gradient(lambda z: loss_fn(z, y, mask)[0], x.copy(), verbose=False)
-    calls = [_call(LAYERS, "temporal_softmax_loss", x, y, mask)]
+    x, y, mask = SOFTMAX_LOSS.inputs(rng)
+    loss = getattr(ref(LAYERS), SOFTMAX_LOSS.forward)(x, y, mask)[0]
+    dx = checks.loss_numeric_grad(SOFTMAX_LOSS, [x, y, mask])
+    calls = [_call(LAYERS, SOFTMAX_LOSS.forward, x, y, mask)]
 
     def judge(out):
         err = max(compare(out(0, 0), loss, "loss"), compare(out(0, 1), dx, "dx"))
@@ -172,30 +131,12 @@ def softmax_loss(ref, rng):
     return calls, judge
 
 
-def _reference_model(ref, cell_type, rng, scale):
-    """A float64 reference CaptioningRNN with seeded params (the global np.random is restored)."""
-    state = np.random.get_state()
-    try:
-        model = ref(MODEL).CaptioningRNN(WORDS, cell_type=cell_type, dtype=np.float64,
-                                         **MODEL_SIZES)
-    finally:
-        np.random.set_state(state)
-    model.params = {k: scale * rng.standard_normal(v.shape)
-                    for k, v in sorted(model.params.items())}
-    return model
-
-
 def model_loss(ref, rng):
     calls, expected = [], []
     for cell_type in CELL_TYPES:
-        model = _reference_model(ref, cell_type, rng, 0.5)
-        features = rng.standard_normal((2, MODEL_SIZES["input_dim"]))
-        captions = rng.integers(0, len(WORDS), size=(2, 5))
-        captions[1, 3:] = WORDS["<NULL>"]  # padding, so that the mask matters
+        model, features, captions = checks.model_inputs(rng, cell_type)
         loss = model.loss(features, captions)[0]
-        grads = {name: eval_numerical_gradient(lambda _: model.loss(features, captions)[0],
-                                               model.params[name], verbose=False)
-                 for name in model.params}
+        grads = checks.model_numeric_grads(model, features, captions)
         calls.append(_method(cell_type, copy.deepcopy(model.params), "loss", features, captions))
         expected.append((loss, grads))
 
@@ -213,7 +154,7 @@ def model_loss(ref, rng):
 def model_sample(ref, rng):
     calls, expected = [], []
     for cell_type in CELL_TYPES:
-        model = _reference_model(ref, cell_type, rng, 1.0)
+        model = checks.seeded_model(rng, cell_type, 1.0)
         features = rng.standard_normal((4, MODEL_SIZES["input_dim"]))
         expected.append(model.sample(features, max_length=6))
         calls.append(_method(cell_type, copy.deepcopy(model.params), "sample", features,
@@ -362,7 +303,7 @@ def run_student(root, cases, timeout):
 def graded_checks():
     """The CHECKS rows whose function holds a solution region in the reference source, and the
     public functions with regions that no check covers."""
-    functions = exercise.package_functions(Path(__file__).resolve().parent)
+    functions = exercise.package_functions(Path(__file__).resolve().parents[1])
     rows = [c for c in CHECKS if (c[0], c[1]) in functions]
     covered = {(c[0], c[1]) for c in CHECKS}
     unchecked = sorted(q for m, q in functions - covered if not q.split(".")[-1].startswith("_"))
@@ -417,7 +358,7 @@ def grade(root, seed=0, timeout=300):
         except NotImplementedError as e:
             raise ValueError("the rnncap running the grader (%s) is itself a student copy (%s); "
                              "grade with the instructor's full library"
-                             % (Path(__file__).resolve().parent, e))
+                             % (Path(__file__).resolve().parents[1], e))
     status, arrays = run_student(root, cases, timeout)
     results = [_judge(judges[name], status, arrays, name) for _, name, _ in rows]
     return results, unchecked

@@ -1,15 +1,17 @@
-"""The private fast paths of rnncap.rnn_layers against the public layers (and plain loops).
+"""The fast kernels (rnncap/kernels/) against the readable reference layers and plain loops.
 
-_temporal_affine_softmax_loss fuses the output layer (scores, loss, their backward) and scores
-only the positions with mask on; the _*_step_xa decoding kernels take precomputed x·Wx + b and h·Wh.
-_sum_rows_by (the embedding scatter-add) and the word-indexed paths (_input_products*,
-_*_sequence* given the caption words, as CaptioningRNN.loss calls them) are checked on words
-repeated far more than 16 times. Expected values come from the public functions' documented
-equations written out here, np.add.at in float64, explicit loops, or numeric gradients.
+Each kernel names the reference it equals: the fused output layer against the temporal affine
+and softmax loss layers, the decoding steps against the step forwards, sum_rows_by against
+np.add.at, the word-indexed sequences against the public sequence layers, and the model's fast
+path against its readable path (fast=False). Expected values come from the public functions,
+the documented equations written out here, np.add.at in float64, explicit loops, or numeric
+gradients; inputs cover float32 and float64, N = 1, T = 1, fully masked rows and words repeated
+far more than 16 times.
 """
 import numpy as np
 import pytest
 
+from rnncap import kernels as K
 from rnncap import rnn_layers as L
 
 
@@ -40,17 +42,18 @@ def reference_output_layer(x, w, b, y, mask):
     return loss, dx, dw, db
 
 
+@pytest.mark.parametrize("N,T", [(3, 4), (1, 1), (1, 5), (4, 1)])
 @pytest.mark.parametrize("block_rows", [1, 2, 5, 1024])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fused_output_layer_matches_reference(block_rows, dtype, rng):
-    N, T, D, M = 3, 4, 5, 7
+def test_fused_output_layer_matches_reference(block_rows, dtype, N, T, rng):
+    D, M = 5, 7
     x = rng.standard_normal((N, T, D)).astype(dtype)
     w = rng.standard_normal((D, M)).astype(dtype)
     b = rng.standard_normal(M).astype(dtype)
     y = rng.integers(0, M, size=(N, T))
     mask = rng.random((N, T)) > 0.3
-    mask[1] = False  # a fully padded caption
-    got = L._temporal_affine_softmax_loss(x, w, b, y, mask, block_rows=block_rows)
+    mask[-1] = False  # a fully padded caption (for N = 1, nothing to score at all)
+    got = K.output.temporal_affine_softmax_loss(x, w, b, y, mask, block_rows=block_rows)
     want = reference_output_layer(x, w, b, y, mask)
     tol = 1e-12 if dtype == np.float64 else 2e-6
     for g, e, name in zip(got, want, ("loss", "dx", "dw", "db")):
@@ -68,7 +71,7 @@ def test_fused_output_layer_equals_public_layers(rng):
     scores, cache = L.temporal_affine_forward(x, w, b)
     loss, dscores = L.temporal_softmax_loss(scores, y, mask)
     dx, dw, db = L.temporal_affine_backward(dscores, cache)
-    got = L._temporal_affine_softmax_loss(x, w, b, y, mask, block_rows=3)
+    got = K.output.temporal_affine_softmax_loss(x, w, b, y, mask, block_rows=3)
     for g, e in zip(got, (loss, dx, dw, db)):
         assert rel(g, e) < 1e-13
 
@@ -76,17 +79,18 @@ def test_fused_output_layer_equals_public_layers(rng):
 def test_fused_output_layer_all_masked_and_non_finite(rng):
     x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)), np.zeros(5)
     y = np.zeros((2, 3), dtype=int)
-    loss, dx, dw, db = L._temporal_affine_softmax_loss(x, w, b, y, np.zeros((2, 3), bool))
+    loss, dx, dw, db = K.output.temporal_affine_softmax_loss(x, w, b, y, np.zeros((2, 3), bool))
     assert loss == 0 and not dx.any() and not dw.any() and not db.any()
     w[0, 0] = np.inf
     with np.errstate(invalid="ignore"):
-        loss = L._temporal_affine_softmax_loss(x, w, b, y, np.ones((2, 3), bool))[0]
+        loss = K.output.temporal_affine_softmax_loss(x, w, b, y, np.ones((2, 3), bool))[0]
     assert np.isnan(loss)
 
 
+@pytest.mark.parametrize("N", [3, 1])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_decoding_kernels_equal_public_steps(dtype, rng):
-    N, D, H = 3, 4, 5
+def test_decoding_kernels_equal_public_steps(dtype, N, rng):
+    D, H = 4, 5
     x = rng.standard_normal((N, D)).astype(dtype)
     h = rng.standard_normal((N, H)).astype(dtype)
     c = rng.standard_normal((N, H)).astype(dtype)
@@ -98,24 +102,24 @@ def test_decoding_kernels_equal_public_steps(dtype, rng):
         xa = x @ Wx + b
         if cell == "lstm":
             want_h, want_c, _ = L.lstm_step_forward(x, h, c, Wx, Wh, b)
-            got_h, got_c = L._lstm_step_xa(xa, h @ Wh, c)
+            got_h, got_c = K.cells.lstm_step_xa(xa, h @ Wh, c)
             assert rel(got_c, want_c) < tol and got_c.dtype == dtype
             # pre-scaled by the kernel's exponent factors, as greedy sampling passes them
-            scale = L._lstm_exponents(H, dtype)
-            got_h2, got_c2 = L._lstm_step_xa(xa * scale, h @ (Wh * scale), c, scaled=True)
+            scale = K.cells.lstm_exponents(H, dtype)
+            got_h2, got_c2 = K.cells.lstm_step_xa(xa * scale, h @ (Wh * scale), c, scaled=True)
             assert rel(got_h2, want_h) < tol and rel(got_c2, want_c) < tol
         elif cell == "gru":
             want_h, _ = L.gru_step_forward(x, h, Wx, Wh, b)
-            got_h = L._gru_step_xa(xa, h @ Wh, h)
+            got_h = K.cells.gru_step_xa(xa, h @ Wh, h)
         else:
             want_h, _ = L.rnn_step_forward(x, h, Wx, Wh, b)
-            got_h = L._rnn_step_xa(xa, h @ Wh)
+            got_h = K.cells.rnn_step_xa(xa, h @ Wh)
         assert got_h.dtype == dtype
         assert rel(got_h, want_h) < tol, cell
 
 
 # ------------------------------------------------------------------------- scatter-add by group
-# _sum_rows_by takes groups with more than L._MANY_ROWS (16) rows in one sum and the others in
+# sum_rows_by takes groups with more than K.words._MANY_ROWS (16) rows in one sum and the others in
 # rounds by occurrence rank; the cases straddle that boundary (16 and 17 rows).
 
 def reference_sum_rows(a, group, n):
@@ -146,34 +150,34 @@ SUM_CASES = {
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", sorted(SUM_CASES))
-def test_sum_rows_by_matches_add_at(case, dtype, rng):
+def testsum_rows_by_matches_add_at(case, dtype, rng):
     sizes, C = SUM_CASES[case]
     group = shuffled_groups(rng, sizes)
     a = rng.standard_normal((group.size, C)).astype(dtype)
-    got = L._sum_rows_by(a, group, len(sizes))
+    got = K.words.sum_rows_by(a, group, len(sizes))
     want, scale = reference_sum_rows(a, group, len(sizes))
     assert got.dtype == dtype and got.shape == (len(sizes), C)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     assert np.all(np.abs(got - want) <= tol * scale), case
 
 
-def test_sum_rows_by_random_sizes_int32_groups_and_strided_rows(rng):
+def testsum_rows_by_random_sizes_int32_groups_and_strided_rows(rng):
     sizes = list(rng.integers(1, 25, size=40)) + [300, 17, 16]
     group = shuffled_groups(rng, sizes).astype(np.int32)
     a = rng.standard_normal((group.size, 10))[:, ::2]  # a non-contiguous view
-    got = L._sum_rows_by(a, group, len(sizes))
+    got = K.words.sum_rows_by(a, group, len(sizes))
     want, scale = reference_sum_rows(a, group, len(sizes))
     assert np.all(np.abs(got - want) <= 1e-12 * scale)
 
 
-def test_sum_rows_by_rounds_longer_than_a_chunk(rng):
-    # More light groups than L._CHUNK_ROWS (256), so the first rounds are added in several
+def testsum_rows_by_rounds_longer_than_a_chunk(rng):
+    # More light groups than K.words._CHUNK_ROWS (256), so the first rounds are added in several
     # pieces: 700 groups of 1..16 rows (about 6000 rows), as a batch of captions has.
     sizes = list(rng.integers(1, 17, size=700))
-    assert sum(s >= 3 for s in sizes) > 2 * L._CHUNK_ROWS
+    assert sum(s >= 3 for s in sizes) > 2 * K.words._CHUNK_ROWS
     group = shuffled_groups(rng, sizes)
     a = rng.standard_normal((group.size, 3))
-    got = L._sum_rows_by(a, group, len(sizes))
+    got = K.words.sum_rows_by(a, group, len(sizes))
     want, scale = reference_sum_rows(a, group, len(sizes))
     assert np.all(np.abs(got - want) <= 1e-12 * scale)
 
@@ -206,7 +210,7 @@ def test_word_embedding_backward_heavy_and_unused_words(dtype, rng):
 # ---------------------------------------------------------------------- word-indexed cell paths
 # The model hands its sequences the caption words, so that x·Wx + b is formed once per distinct
 # word and backward returns dW_embed directly. Expected: the public batch-major layers, with the
-# embedding gradient scattered by np.add.at here (word_embedding_backward shares _sum_rows_by).
+# embedding gradient scattered by np.add.at here.
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -251,8 +255,8 @@ def test_sequence_with_words_equals_public_layers(cell, T, N, dtype, rng):
     np.add.at(want_dW_embed, words.T, dx.astype(np.float64))
 
     # Private path, time-major words
-    seq = getattr(L, "_%s_sequence" % cell)
-    seq_backward = getattr(L, "_%s_sequence_backward" % cell)
+    seq = getattr(K.cells, "%s_sequence" % cell)
+    seq_backward = getattr(K.cells, "%s_sequence_backward" % cell)
     xs = p["W_embed"][words]
     h, cache = seq(xs, h0, p["Wx"], p["Wh"], p["b"], words.ravel(), p["W_embed"])
     got = seq_backward(dh, cache, words.ravel(), V)
@@ -271,7 +275,7 @@ def test_sequence_with_words_equals_public_layers(cell, T, N, dtype, rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("J", [1, 4])
 @pytest.mark.parametrize("distinct", ["repeated", "all distinct"])
-def test_input_products_with_words_equal_plain_products(distinct, J, dtype, rng):
+def testinput_products_with_words_equal_plain_products(distinct, J, dtype, rng):
     V, D, C = 50, 6, 3
     M = 45 if distinct == "repeated" else 40
     words = rng.choice([3, 8, 20], size=M) if distinct == "repeated" else rng.permutation(V)[:M]
@@ -279,8 +283,8 @@ def test_input_products_with_words_equal_plain_products(distinct, J, dtype, rng)
     Wx = rng.standard_normal((D, J * C)).astype(dtype)
     b = rng.standard_normal(J * C).astype(dtype)
     xs = W_embed[words]
-    plain = L._input_products(np.empty((J, M, C), dtype=dtype), xs, Wx, b)
-    by_word = L._input_products(np.empty((J, M, C), dtype=dtype), xs, Wx, b, words, W_embed)
+    plain = K.words.input_products(np.empty((J, M, C), dtype=dtype), xs, Wx, b)
+    by_word = K.words.input_products(np.empty((J, M, C), dtype=dtype), xs, Wx, b, words, W_embed)
     xa = xs.astype(np.float64) @ Wx.astype(np.float64) + b  # (M, J * C)
     want = xa.reshape(M, J, C).transpose(1, 0, 2)
     tol = 1e-12 if dtype == np.float64 else 1e-5
@@ -291,7 +295,7 @@ def test_input_products_with_words_equal_plain_products(distinct, J, dtype, rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_input_products_backward_explicit(dtype, rng):
+def testinput_products_backward_explicit(dtype, rng):
     T, N, D, kH, V = 4, 25, 5, 8, 15
     words = heavy_words(rng, T, N, V)
     W_embed = rng.standard_normal((V, D)).astype(dtype)
@@ -306,11 +310,11 @@ def test_input_products_backward_explicit(dtype, rng):
     np.add.at(want_dW_embed, words, np.einsum("tnk,dk->tnd", da64, W64))
     tol = 1e-12 if dtype == np.float64 else 1e-5
 
-    dx, dWx, db = L._input_products_backward(da, xs, Wx)
+    dx, dWx, db = K.words.input_products_backward(da, xs, Wx)
     for g, e, name in ((dx, want_dx, "dx"), (dWx, want_dWx, "dWx"), (db, want_db, "db")):
         assert g.dtype == dtype and g.shape == e.shape, name
         assert rel(g, e) < tol, name
-    dW_embed, dWx, db = L._input_products_backward(da, xs, Wx, words.ravel(), V)
+    dW_embed, dWx, db = K.words.input_products_backward(da, xs, Wx, words.ravel(), V)
     for g, e, name in ((dW_embed, want_dW_embed, "dW_embed"), (dWx, want_dWx, "dWx"),
                        (db, want_db, "db")):
         assert g.dtype == dtype and g.shape == e.shape, name
@@ -399,3 +403,121 @@ def test_model_heavy_words_gradients_match_numeric(cell, rng):
         norm_rel = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic)
                                                          + np.linalg.norm(numeric))
         assert norm_rel < 1e-7, name
+
+
+# ------------------------------------------------------------------ the model's one speed switch
+# CaptioningRNN(fast=True) runs rnncap/kernels/captioning.py, fast=False the readable pipeline on
+# the public layers. Both must give the same loss, gradients and captions.
+
+def readable_and_fast(cell, p, dtype=np.float64):
+    from rnncap import CaptioningRNN
+
+    p = {k: v.astype(dtype) for k, v in p.items()}
+    return (CaptioningRNN.from_params(MODEL_WORD_TO_IDX, p, cell, fast=False),
+            CaptioningRNN.from_params(MODEL_WORD_TO_IDX, p, cell, fast=True))
+
+
+@pytest.mark.parametrize("N,T1", [(40, 7), (1, 2), (1, 6), (5, 2)])
+@pytest.mark.parametrize("cell", sorted(GATES))
+def test_fast_and_readable_loss_agree_float64(cell, N, T1, rng):
+    V, D, W, H = len(MODEL_VOCAB), 6, 5, 4
+    readable, fast = readable_and_fast(cell, model_params(rng, cell, V, D, W, H))
+    features = rng.normal(size=(N, D))
+    captions = rng.integers(0, V, size=(N, T1))
+    if N >= 5:
+        captions = heavy_captions(rng, N, T1) if T1 > 3 else captions
+        captions[1, 1:] = 0  # a fully masked row: every target is <NULL>
+    loss_r, grads_r = readable.loss(features, captions)
+    loss_f, grads_f = fast.loss(features, captions)
+    assert abs(loss_f - loss_r) <= 1e-10 * abs(loss_r)
+    assert sorted(grads_f) == sorted(grads_r)
+    for name in grads_r:
+        assert grads_f[name].dtype == np.float64 and grads_f[name].shape == grads_r[name].shape
+        assert rel(grads_f[name], grads_r[name]) <= 1e-10, name
+
+
+@pytest.mark.parametrize("cell", sorted(GATES))
+def test_fast_and_readable_loss_agree_float32(cell, rng):
+    V, D, W, H = len(MODEL_VOCAB), 6, 5, 4
+    readable, fast = readable_and_fast(cell, model_params(rng, cell, V, D, W, H), np.float32)
+    features, captions = rng.normal(size=(30, D)), heavy_captions(rng, 30, 6)
+    loss_r, grads_r = readable.loss(features, captions)
+    loss_f, grads_f = fast.loss(features, captions)
+    assert loss_f.dtype == loss_r.dtype == np.float32
+    assert abs(loss_f - loss_r) <= 1e-5 * abs(loss_r)
+    for name in grads_r:
+        assert grads_f[name].dtype == np.float32, name
+        assert rel(grads_f[name], grads_r[name]) < 1e-5, name
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("cell", sorted(GATES))
+def test_fast_and_readable_greedy_captions_agree(cell, seed):
+    rng = np.random.default_rng(seed)
+    V, D, W, H = len(MODEL_VOCAB), 6, 5, 8
+    p = model_params(rng, cell, V, D, W, H)
+    p["b_vocab"][2] += 1.5  # <END> often wins, so rows finish at different steps
+    features = rng.normal(size=(7, D))
+    for dtype in (np.float64, np.float32):
+        readable, fast = readable_and_fast(cell, p, dtype)
+        want = readable.sample(features, max_length=9)
+        got = fast.sample(features, max_length=9)
+        assert got.dtype == want.dtype and got.shape == (7, 9)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fast_switch_defaults_and_attribute(rng):
+    from rnncap import CaptioningRNN
+    from rnncap.classifiers import rnn
+
+    np.random.seed(3)
+    model = CaptioningRNN(MODEL_WORD_TO_IDX, input_dim=4, wordvec_dim=3, hidden_dim=5,
+                          cell_type="lstm", dtype=np.float64)
+    np.random.seed(3)
+    slow = CaptioningRNN(MODEL_WORD_TO_IDX, input_dim=4, wordvec_dim=3, hidden_dim=5,
+                         cell_type="lstm", dtype=np.float64, fast=False)
+    assert model.fast is True and slow.fast is False
+    for name in model.params:  # the switch draws nothing: the seeded parameters are the same
+        np.testing.assert_array_equal(model.params[name], slow.params[name])
+    features, captions = rng.normal(size=(3, 4)), heavy_captions(rng, 3, 5)
+    state = np.random.get_state()
+    loss_fast, _ = model.loss(features, captions)
+    model.fast = False
+    loss_slow, _ = model.loss(features, captions)
+    model.sample(features, max_length=4)
+    assert np.random.get_state()[1].tolist() == state[1].tolist()  # neither path draws
+    assert abs(loss_fast - loss_slow) <= 1e-10 * abs(loss_slow)
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="fast"):
+            CaptioningRNN(MODEL_WORD_TO_IDX, input_dim=4, fast=bad)
+    assert rnn.kernels is K
+
+
+def test_fast_without_kernels_runs_the_readable_code(rng, monkeypatch):
+    from rnncap.classifiers import rnn
+
+    p = model_params(rng, "gru", len(MODEL_VOCAB), 4, 3, 5)
+    readable, fast = readable_and_fast("gru", p)
+    features, captions = rng.normal(size=(6, 4)), heavy_captions(rng, 6, 5)
+    want = readable.loss(features, captions)
+
+    def fail(*args):
+        raise AssertionError("the kernels must not run")
+    monkeypatch.setattr(K.captioning, "loss", fail)
+    monkeypatch.setattr(K.captioning, "greedy_sample", fail)
+    with pytest.raises(AssertionError, match="must not run"):
+        fast.loss(features, captions)
+    monkeypatch.setattr(rnn, "kernels", None)  # as in the student copy, which ships no kernels
+    got = fast.loss(features, captions)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(fast.sample(features, 6), readable.sample(features, 6))
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_both_paths_return_nan_for_non_finite_parameters(fast, rng):
+    p = model_params(rng, "lstm", len(MODEL_VOCAB), 4, 3, 5)
+    p["Wh"][0, 0] = np.inf
+    model = readable_and_fast("lstm", p)[int(fast)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        loss, grads = model.loss(rng.normal(size=(3, 4)), heavy_captions(rng, 3, 5))
+    assert np.isnan(loss) and all(np.isnan(g).all() for g in grads.values())

@@ -5,6 +5,7 @@ turning word indices into caption strings, and loading the images behind a split
 Heavy modules (NumPy, h5py, matplotlib, the model) are imported inside the functions, so that
 the command modules that import this one keep `rnncap --help` fast.
 """
+import contextlib
 import functools
 import os
 
@@ -48,6 +49,22 @@ def add_data_argument(parser, default_help):
                              "a directory in the COCO layout; " + default_help)
 
 
+@contextlib.contextmanager
+def data_option(spec):
+    """Prefix a missing-data or damaged-data error raised inside with the --data that led to
+    it (when one was given), so that the one-line message names the option."""
+    try:
+        yield
+    except FileNotFoundError as e:
+        if spec is None:
+            raise
+        raise FileNotFoundError("--data %s: %s" % (spec, e)) from None
+    except ValueError as e:
+        if spec is None:
+            raise
+        raise ValueError("--data %s: %s" % (spec, e)) from None
+
+
 def load_data(spec=None):
     """
     Find and load a captioning dataset with its 512-d PCA features, held in memory.
@@ -72,8 +89,9 @@ def load_data(spec=None):
         # Say why the first run is slow (resolve_dataset generates it silently).
         print("generating the built-in dataset into %s (first use only)" % shapes.default_dir(),
               flush=True)
-    directory, kind = resolve_dataset(spec)
-    data = load_coco_data(directory, pca_features=True)
+    with data_option(spec):
+        directory, kind = resolve_dataset(spec)
+        data = load_coco_data(directory, pca_features=True)
     return data, "%s (%s)" % (kind, directory), kind if kind in ("coco", "shapes") else directory
 
 

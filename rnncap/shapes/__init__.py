@@ -9,7 +9,7 @@ what is visible plus free choices of template, word order and synonyms:
     two objects:  both objects' colour, shape, size and their relation
                   ("a small blue square to the left of a large white diamond")
 
-Which caption facts are recoverable from the features (rnncap/features.py): all of them.
+Which caption facts are recoverable from the features (rnncap/shapes/features.py): all of them.
 Each object's colour, shape and size, a lone object's grid cell and the relation of two objects
 are visible in the pixels, and the extractor keeps them. On unseen val images, a linear (ridge)
 probe on the 4096-d features gets a lone object's cell right 100% of the time, its size 95%,
@@ -18,6 +18,10 @@ images). The
 captioning model, which is nonlinear, learns the shapes too. The template, word-order and synonym
 choices cannot be recovered, because they are random: a model can learn only how often each
 one occurs.
+
+Besides the CS231n files, each split gets {split}2014_grid.h5, the (N, 144, 8, 8) grid features
+for attention models (features.py), and {split}2014_objects.json, one scene_record per image:
+what it shows, the ground truth that facts.py checks captions against.
 
 Everything is drawn from one np.random.Generator seeded by `seed` (never the global RNG), so a
 seed gives the same files, byte for byte on one machine.
@@ -34,7 +38,7 @@ import numpy as np
 
 from rnncap._validate import check_array
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 5  # 4: grid features and object records; 5: PCA rows beyond the rank are zero
 META_FILE = "shapes_meta.json"
 DEFAULT_SIZES = {"num_train": 4000, "num_val": 500}
 CAPTIONS_PER_IMAGE = 5
@@ -86,6 +90,8 @@ CAPTION_FILES = ["coco2014_captions.h5", "coco2014_vocab.json", "train2014_urls.
                  "val2014_urls.txt"]
 FEATURE_FILES = ["train2014_vgg16_fc7.h5", "val2014_vgg16_fc7.h5",
                  "train2014_vgg16_fc7_pca.h5", "val2014_vgg16_fc7_pca.h5"]
+GRID_FILES = ["train2014_grid.h5", "val2014_grid.h5"]
+OBJECT_FILES = ["train2014_objects.json", "val2014_objects.json"]
 
 
 # ----------------------------------------------------------------------------- scenes
@@ -197,6 +203,28 @@ def _coverage(obj):
     return y0, x0, m.reshape(y1 - y0, _SS, x1 - x0, _SS).mean(axis=(1, 3))
 
 
+def object_box(obj):
+    """The pixel extent of a drawn object: [x0, y0, x1, y1] in image coordinates, where pixel
+    (row i, column j) covers [j, j + 1) x [i, i + 1); the object's pixels lie inside."""
+    r, cx, cy = obj["radius"], obj["cx"], obj["cy"]
+    half_w, top, bottom = {"circle": (r, -r, r), "square": (0.8 * r, -0.8 * r, 0.8 * r),
+                           "diamond": (r, -r, r), "triangle": (0.9 * r, -r, 0.75 * r)}[obj["shape"]]
+    return [cx - half_w, cy + top, cx + half_w, cy + bottom]
+
+
+def scene_record(scene):
+    """What the objects file stores for one image: {"objects": [one dict per object]}, each with
+    colour, shape, size, row and col (its cell of the 3x3 layout), cx, cy and radius (pixels),
+    and box [x0, y0, x1, y1] (object_box). Floats are rounded to 0.01 pixel."""
+    objects = []
+    for obj in scene["objects"]:
+        rec = {k: obj[k] for k in ("colour", "shape", "size", "row", "col")}
+        rec.update({k: round(float(obj[k]), 2) for k in ("cx", "cy", "radius")})
+        rec["box"] = [round(float(v), 2) for v in object_box(obj)]
+        objects.append(rec)
+    return {"objects": objects}
+
+
 def render_scene(scene, rng):
     """Draw a scene. Returns a (64, 64, 3) uint8 image (rng supplies colour jitter and noise)."""
     _check_rng(rng)
@@ -271,14 +299,15 @@ def _check_sizes(num_train, num_val, seed):
 
 
 def _make_split(n, rng):
-    """n scenes -> (images (n, 64, 64, 3) uint8, captions list of n * 5 str)."""
+    """n scenes -> (images (n, 64, 64, 3) uint8, captions list of n * 5 str, n scene records)."""
     images = np.empty((n, 64, 64, 3), dtype=np.uint8)
-    captions = []
+    captions, records = [], []
     for i in range(n):
         scene = sample_scene(rng)
         images[i] = render_scene(scene, rng)
         captions += scene_captions(scene, rng)
-    return images, captions
+        records.append(scene_record(scene))
+    return images, captions, records
 
 
 def _write_h5(path, **arrays):
@@ -289,9 +318,9 @@ def _write_h5(path, **arrays):
             f.create_dataset(name, data=a)
 
 
-def _write_dataset(d, seed, images, captions, log):
+def _write_dataset(d, seed, images, captions, records, log):
     """Write every file of the layout into directory d (which exists and is empty)."""
-    from rnncap.features import apply_pca, extract_features, fit_pca
+    from rnncap.shapes.features import apply_pca, extract_features, fit_pca
 
     idx_to_word, word_to_idx = build_vocab(captions["train"])
     caps, feats = {}, {}
@@ -308,7 +337,10 @@ def _write_dataset(d, seed, images, captions, log):
         caps[split + "_captions"] = encode_captions(captions[split], word_to_idx)
         caps[split + "_image_idxs"] = np.repeat(np.arange(n, dtype=np.int32), CAPTIONS_PER_IMAGE)
         t = time.time()
-        feats[split] = extract_features(images[split])
+        feats[split], grid = extract_features(images[split], grid=True)
+        _write_h5(os.path.join(d, "%s2014_grid.h5" % split), features=grid)
+        with open(os.path.join(d, "%s2014_objects.json" % split), "w") as f:
+            json.dump(records[split], f, separators=(",", ":"))
         log("  %s: %d images, features in %.1f s" % (split, n, time.time() - t))
     _write_h5(os.path.join(d, "coco2014_captions.h5"), **caps)
     with open(os.path.join(d, "coco2014_vocab.json"), "w") as f:
@@ -344,7 +376,8 @@ def is_complete(directory, num_train=None, num_val=None, seed=None):
     want = {"num_train": num_train, "num_val": num_val, "seed": seed}
     if any(v is not None and meta.get(k) != v for k, v in want.items()):
         return False
-    return all(os.path.isfile(os.path.join(str(directory), f)) for f in CAPTION_FILES + FEATURE_FILES)
+    names = CAPTION_FILES + FEATURE_FILES + GRID_FILES + OBJECT_FILES
+    return all(os.path.isfile(os.path.join(str(directory), f)) for f in names)
 
 
 def generate_shapes(out_dir, num_train=DEFAULT_SIZES["num_train"], num_val=DEFAULT_SIZES["num_val"],
@@ -380,12 +413,12 @@ def generate_shapes(out_dir, num_train=DEFAULT_SIZES["num_train"], num_val=DEFAU
     try:
         t0 = time.time()
         rng = np.random.Generator(np.random.PCG64(seed))
-        images, captions = {}, {}
-        images["train"], captions["train"] = _make_split(num_train, rng)
-        images["val"], captions["val"] = _make_split(num_val, rng)
+        images, captions, records = {}, {}, {}
+        images["train"], captions["train"], records["train"] = _make_split(num_train, rng)
+        images["val"], captions["val"], records["val"] = _make_split(num_val, rng)
         log("generating shapes into %s (seed %d): scenes in %.1f s"
             % (out_dir, seed, time.time() - t0))
-        _write_dataset(tmp, seed, images, captions, log)
+        _write_dataset(tmp, seed, images, captions, records, log)
         meta = {"name": "rnncap-shapes", "version": GENERATOR_VERSION, "seed": seed,
                 "num_train": num_train, "num_val": num_val,
                 "captions_per_image": CAPTIONS_PER_IMAGE}
@@ -400,7 +433,7 @@ def generate_shapes(out_dir, num_train=DEFAULT_SIZES["num_train"], num_val=DEFAU
 
 def _is_partial_shapes(d):
     """A directory with only shapes-layout names in it (e.g. an interrupted old generation)."""
-    names = set(CAPTION_FILES + FEATURE_FILES + [META_FILE, "images"])
+    names = set(CAPTION_FILES + FEATURE_FILES + GRID_FILES + OBJECT_FILES + [META_FILE, "images"])
     return set(os.listdir(d)) <= names
 
 
@@ -440,3 +473,8 @@ def ensure_shapes(directory=None, verbose=False):
     if not is_complete(directory, seed=0, **DEFAULT_SIZES):
         generate_shapes(directory, seed=0, overwrite=True, verbose=verbose, **DEFAULT_SIZES)
     return os.path.abspath(directory)
+
+
+# The caption checker needs the grammar above, so it is imported last.
+from rnncap.shapes.facts import (caption_accuracy, caption_facts, format_caption_accuracy,  # noqa: E402
+                                 scene_facts)

@@ -10,6 +10,17 @@ function of the pixels (like a pretrained network whose weights never change); i
 captions. Layer 1 mixes the colour channels randomly, so colour survives as which filters fire;
 layer 2 combines edge responses, which separates outlines (round, straight, diagonal); the 8 x 8
 grid of the last pooling keeps where things are. `fit_pca` then gives the 512-d `_pca` features.
+
+The grid features (`extract_features(..., grid=True)`) keep that 8 x 8 grid for attention models:
+
+      conv 3x3 map (32, 32, 64) -> 4x4 max-pool and 4x4 mean-pool  -> (8, 8, 64 + 64)
+      + 16 position channels: one-hot of the cell's row (8) and column (8)  -> (144, 8, 8)
+
+Their first 64 channels hold exactly the numbers of the 4096-d vector, rearranged. The mean-pooled
+channels describe an outline better than the maxima alone (a shape's size and corners); the
+position channels tell an attention model where it looked, which a weighted sum of cell vectors
+would otherwise lose (a large pretrained CNN leaks position through padding and wide receptive
+fields; these small filters barely do).
 """
 import numpy as np
 
@@ -18,7 +29,11 @@ from rnncap._validate import check_array
 FILTER_SEED = 20240229  # fixed forever: changing it changes every feature file
 IMAGE_SIZE = 64
 FEATURE_DIM = 4096
+NOISE_VARIANCE = 1e-6  # fit_pca: relative variance below which a direction is round-off
 _OUT_SCALE = 12.0  # mean activation ~1.3; larger initial hidden states help a vanilla RNN overfit
+GRID_SIZE = 8
+GRID_CHANNELS = 64 + 64 + 2 * GRID_SIZE  # max-pooled, mean-pooled, row and column one-hots
+_POSITION_VALUE = 4.0  # one-hot entries about as spread as a feature channel (std ~1.6)
 
 
 def _filters():
@@ -59,15 +74,19 @@ def _max_pool(x, s):
     return x.reshape(N, H // s, s, W // s, s, C).max(axis=(2, 4))
 
 
-def extract_features(images, batch_size=64):
-    """Compute the 4096-d features of a stack of images.
+def extract_features(images, batch_size=64, grid=False):
+    """Compute the 4096-d features of a stack of images (and, with grid=True, the grid features).
 
     Inputs:
     - images: (N, 64, 64, 3) uint8 array
     - batch_size: images per chunk (bounds the memory of the patch matrices)
+    - grid: also return the spatial grid features (see the module docstring)
 
     Returns:
     - features: (N, 4096) float32, non-negative
+    - grid_features (only if grid=True): (N, 144, 8, 8) float32 in the CS231n (N, C, G, G)
+      layout; [:, :64] are the features rearranged, [:, 64:128] the mean-pooled map and
+      [:, 128:] the position one-hots (rows, then columns)
     """
     images = check_array("images", images, shape=("N", IMAGE_SIZE, IMAGE_SIZE, 3), dtype_kind=None)
     if images.dtype != np.uint8:
@@ -75,13 +94,33 @@ def extract_features(images, batch_size=64):
     if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
         raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))
     w1, b1, w2, b2 = _filters()
-    out = np.empty((images.shape[0], FEATURE_DIM), dtype=np.float32)
-    for start in range(0, images.shape[0], batch_size):
+    N, G = images.shape[0], GRID_SIZE
+    out = np.empty((N, FEATURE_DIM), dtype=np.float32)
+    if grid:
+        grid_out = np.empty((N, GRID_CHANNELS, G, G), dtype=np.float32)
+        grid_out[:, 128:] = _position_channels()
+    for start in range(0, N, batch_size):
         x = images[start:start + batch_size].astype(np.float32) / 255.0 - 0.5
         h1 = _conv_relu(x, w1, b1, 5, stride=2)
-        h2 = _max_pool(_conv_relu(h1, w2, b2, 3), 4)
+        conv = _conv_relu(h1, w2, b2, 3)
+        h2 = _max_pool(conv, 4)
         out[start:start + x.shape[0]] = _OUT_SCALE * h2.reshape(x.shape[0], -1)
-    return out
+        if grid:
+            n, s = x.shape[0], conv.shape[1] // G
+            mean = conv.reshape(n, G, s, G, s, 64).mean(axis=(2, 4))
+            pooled = _OUT_SCALE * np.concatenate([h2, mean], axis=3)  # (n, G, G, 128)
+            grid_out[start:start + n, :128] = pooled.transpose(0, 3, 1, 2)
+    return (out, grid_out) if grid else out
+
+
+def _position_channels():
+    """(16, 8, 8): channel r is on in grid row r, channel 8 + c in grid column c."""
+    G = GRID_SIZE
+    pos = np.zeros((2 * G, G, G), dtype=np.float32)
+    for k in range(G):
+        pos[k, k, :] = _POSITION_VALUE
+        pos[G + k, :, k] = _POSITION_VALUE
+    return pos
 
 
 def _orthonormalize(Y):
@@ -104,7 +143,8 @@ def fit_pca(X, dim=512, seed=0):
     Returns:
     - mean: (D,) float32, the column means of X
     - components: (dim, D) float32, orthonormal rows, by decreasing variance; each row's
-      largest-magnitude entry is positive (fixes the sign ambiguity, for determinism)
+      largest-magnitude entry is positive (fixes the sign ambiguity, for determinism). Rows
+      beyond X's numerical rank (variance below NOISE_VARIANCE times the top one) are zero.
     """
     X = check_array("X", X, ndim=2, finite=True)
     N, D = X.shape
@@ -122,7 +162,10 @@ def fit_pca(X, dim=512, seed=0):
     B = Q.T @ Xc  # (k, D): X's rows projected on the basis
     lam, U = np.linalg.eigh((B @ B.T).astype(np.float64))
     order = np.argsort(lam)[::-1][:dim]
-    comps = (U[:, order].T.astype(np.float32) @ B) / np.sqrt(np.maximum(lam[order], 1e-30))[:, None]
+    # A direction with under a millionth of the top variance is float32 round-off (centring
+    # leaves N - 1 directions at most): dividing by its tiny root would blow it up to ~1e11.
+    order = order[lam[order] > lam[order[0]] * NOISE_VARIANCE]
+    comps = (U[:, order].T.astype(np.float32) @ B) / np.sqrt(lam[order])[:, None]
     signs = np.sign(comps[np.arange(len(order)), np.abs(comps).argmax(axis=1)])
     comps = comps * signs[:, None]
     if comps.shape[0] < dim:  # rank-deficient X: pad with zero rows
