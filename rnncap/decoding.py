@@ -1,9 +1,11 @@
-"""Decoders beyond greedy for CaptioningRNN: beam search and temperature sampling.
+"""Decoders beyond greedy for CaptioningRNN and CaptioningTransformer: beam search and
+temperature sampling.
 
 Both drive the model one step at a time: model._initial_state(features) gives the first hidden
 (and LSTM cell) state, and model._step(words, h, c) -> (scores, h, c) advances every row by one
-word. Log-probabilities are accumulated in float64 whatever the model's dtype. Neither touches
-the global np.random.
+word (a CaptioningTransformer's h is its incremental decoder state, c is None; both select rows
+with h[rows]). Log-probabilities are accumulated in float64 whatever the model's dtype. Neither
+touches the global np.random.
 """
 import numpy as np
 
@@ -26,7 +28,7 @@ def beam_search(model, features, beam_size=3, max_length=30, length_norm=False):
     greedy decoding. Ties go to the lower (hypothesis, word) index, like argmax.
 
     Inputs:
-    - model: A CaptioningRNN (its vocabulary must contain '<START>')
+    - model: A CaptioningRNN or CaptioningTransformer (its vocabulary must contain '<START>')
     - features: Image features of shape (N, D)
     - beam_size: Number K of hypotheses kept per image
     - max_length: Maximum number T of generated words
@@ -95,7 +97,7 @@ def temperature_sample(model, features, temperature=1.0, max_length=30, rng=None
     greedy sampling, a row's positions after its <END> stay <NULL>.
 
     Inputs:
-    - model: A CaptioningRNN (its vocabulary must contain '<START>')
+    - model: A CaptioningRNN or CaptioningTransformer (its vocabulary must contain '<START>')
     - features: Image features of shape (N, D)
     - temperature: Positive float tau
     - max_length: Maximum number T of generated words

@@ -499,6 +499,51 @@ def test_sample_stops_when_every_caption_ended():
     np.testing.assert_array_equal(model.sample(features, max_length=6), captions)
 
 
+def ref_log_prob(model, feature, words):
+    """The log-probability the reference decoder gives a caption (<END> included)."""
+    p = model.params
+    x = ref_decoder(p, model.num_layers, model.num_heads, model.activation,
+                    ref_memory(p, feature), [START] + list(words[:-1]))
+    scores = x @ p["W_vocab"] + p["b_vocab"]
+    m = scores.max(axis=1, keepdims=True)
+    logp = scores - m - np.log(np.exp(scores - m).sum(axis=1, keepdims=True))
+    return float(sum(logp[t, w] for t, w in enumerate(words)))
+
+
+@pytest.mark.parametrize("grid, activation", [(None, "relu"), (2, "gelu")])
+def test_beam_search_and_temperature_sampling(trained, grid, activation):
+    from rnncap.decoding import beam_search
+    model, features, _ = trained[grid, activation]
+    greedy = model.sample(features, max_length=8)
+    np.testing.assert_array_equal(model.sample(features, max_length=8, beam_size=1), greedy)
+    captions, log_probs = beam_search(model, features[:6], beam_size=3, max_length=8)
+    for feature, row, lp in zip(features[:6], captions, log_probs):
+        words = list(row[:list(row).index(END) + 1]) if END in row else list(row)
+        assert abs(lp - ref_log_prob(model, feature, words)) < 1e-10
+        greedy_row = list(model.sample(feature[None], max_length=8)[0])
+        g = greedy_row[:greedy_row.index(END) + 1] if END in greedy_row else greedy_row
+        assert lp >= ref_log_prob(model, feature, g) - 1e-12  # as good as greedy, here
+    cold = model.sample(features, max_length=8, temperature=1e-4, rng=0)
+    np.testing.assert_array_equal(cold, greedy)
+    hot = model.sample(features, max_length=8, temperature=5.0, rng=1)
+    np.testing.assert_array_equal(hot, model.sample(features, max_length=8, temperature=5.0,
+                                                    rng=np.random.default_rng(1)))
+    assert (hot != greedy).any()
+    state = np.random.get_state()
+    model.sample(features, max_length=8, temperature=1.0, rng=3)
+    assert np.random.get_state()[2] == state[2]
+    with pytest.raises(ValueError, match="give beam_size or temperature, not both"):
+        model.sample(features, max_length=5, beam_size=2, temperature=1.0)
+
+
+def test_beam_search_needs_the_kernels(trained, monkeypatch):
+    model, features, _ = trained[None, "relu"]
+    monkeypatch.setattr(transformer_module, "_kernels", None)
+    with pytest.raises(ValueError, match="beam search and temperature sampling of a "
+                                         "CaptioningTransformer read one word at a time"):
+        model.sample(features, max_length=5, beam_size=2)
+
+
 def test_sample_errors():
     model = make_model()
     features = make_inputs()[0]

@@ -406,29 +406,54 @@ class CaptioningTransformer:
 
     # ------------------------------------------------------------------ test-time sampling
 
-    def sample(self, features, max_length=30):
+    def sample(self, features, max_length=30, beam_size=None, length_norm=False,
+               temperature=None, rng=None):
         """
         Run a test-time forward pass for the model, sampling captions for input feature vectors.
 
-        Greedy, as in CS231n: starting from <START>, the decoder reads the caption so far (with
-        the causal mask), and the highest-scoring word at the last position is appended. No
-        dropout.
+        Greedy (the default, as in CS231n): starting from <START>, the decoder reads the caption
+        so far (with the causal mask), and the highest-scoring word at the last position is
+        appended. No dropout.
 
         The captions array is pre-filled with <NULL>; its first column is the first generated
         word (not <START>). Once a row emits <END>, its remaining positions stay <NULL>; the
         loop stops when every row has ended.
 
+        Other decoders (rnncap/decoding.py, as for CaptioningRNN; they read one word at a time
+        through the incremental decoder of rnncap/kernels/transformer.py, so they need it):
+        - beam_size=K: beam search keeping the K best partial captions per image; returns the
+          most probable finished caption. beam_size=1 gives exactly the greedy result.
+          length_norm=True ranks finished captions by log-probability per generated word.
+        - temperature=tau > 0: sample each word from softmax(scores / tau) using rng, a
+          np.random.Generator or an int seed (never the global np.random).
+
         Inputs:
         - features: Array of input image features of shape (N, D) ((N, D, G, G) for a grid).
         - max_length: Maximum length T of generated captions; at most the model's max_length.
+        - beam_size, length_norm: see above (beam search when beam_size is not None).
+        - temperature, rng: see above (sampling when temperature is not None).
 
         Returns:
         - captions: Array of shape (N, max_length) giving sampled captions, where each element
           is an integer in the range [0, V).
         """
+        from .. import decoding
+
         features = self._prepare_sampling(features, max_length)
+        if beam_size is not None and temperature is not None:
+            raise ValueError("give beam_size or temperature, not both (got %r and %r)"
+                             % (beam_size, temperature))
+        if rng is not None and temperature is None:
+            raise ValueError("rng is used only with temperature sampling (temperature is None)")
+        if length_norm and beam_size is None:
+            raise ValueError("length_norm applies only to beam search (beam_size is None)")
+        if beam_size is not None:
+            return decoding.beam_search(self, features, beam_size, max_length, length_norm)[0]
+        if temperature is not None:
+            return decoding.temperature_sample(self, features, temperature, max_length, rng)
         if self._use_kernels():
             return _kernels.sample(self, features, max_length)
+
         N = features.shape[0]
         captions = np.full((N, max_length), self._null, dtype=np.int32)
         p = self.params
@@ -460,6 +485,39 @@ class CaptioningTransformer:
             partial = np.concatenate([partial, words[:, None]], axis=1)
         # END SOLUTION
         return captions
+
+    def _initial_state(self, features):
+        """
+        The decoder's state before the first word, for rnncap/decoding.py.
+
+        Inputs:
+        - features: Features in the model's dtype, (N, D) or (N, D, G, G)
+
+        Returns a tuple of:
+        - state: The incremental decoder's state (rows selectable as state[rows])
+        - None: (CaptioningRNN's LSTM cell state; a Transformer has none)
+        """
+        if _kernels is None:
+            raise ValueError("beam search and temperature sampling of a CaptioningTransformer "
+                             "read one word at a time through rnncap/kernels/transformer.py, "
+                             "which this copy of rnncap does not have; use greedy sample()")
+        return _kernels.initial_state(self, features), None
+
+    def _step(self, words, state, _unused=None):
+        """
+        One decoding step for rnncap/decoding.py: read each row's newest word.
+
+        Inputs:
+        - words: Integer array of shape (n,), the newest word of each row (<START> first)
+        - state: From _initial_state or the previous step (n rows); advanced in place
+
+        Returns a tuple of:
+        - scores: Unnormalised scores for the next word, of shape (n, V)
+        - state: The advanced state
+        - None
+        """
+        scores, state = _kernels.step(self, words, state)
+        return scores, state, None
 
     def _prepare_sampling(self, features, max_length):
         """Check the sampling inputs; return features in the model's dtype."""

@@ -12,7 +12,7 @@ masked rows, repeated words).
   cells.py       RNN / LSTM / GRU sequences and steps    = rnn_forward, lstm_backward, ...
   words.py       word-sharing input products, scatter-add = x·Wx + b, np.add.at
   output.py      fused output layer                      = temporal_affine + temporal_softmax_loss
-  transformer.py incremental greedy decoding, a KV cache  = CaptioningTransformer.sample (fast=False)
+  transformer.py incremental greedy decoding (KV cache)  = CaptioningTransformer.sample (fast=False)
   _arrays.py     layouts and exp-based squashing used by the others
 
 benchmarks/bench_model.py and bench_transformer.py time them against PyTorch CPU.
