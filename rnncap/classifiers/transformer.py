@@ -35,6 +35,27 @@ def layer_key(layer, name):
     return "layers.%d.%s" % (layer, name)
 
 
+def param_shapes(V, D, W, F, num_layers, grid_size=None):
+    """{name: shape} of a CaptioningTransformer's parameters, in their initialisation order.
+
+    Inputs:
+    - V, D, W, F: vocabulary size, feature size (channels of a grid), word vector size, the
+      feed-forward width
+    - num_layers: number of decoder layers
+    - grid_size: G for grid features (adds W_pos (G*G, W)), None for vector features
+    """
+    shapes = {"W_embed": (V, W), "W_proj": (D, W), "b_proj": (W,)}
+    if grid_size is not None:
+        shapes["W_pos"] = (grid_size * grid_size, W)
+    for l in range(num_layers):
+        for name in DECODER_LAYER_KEYS:
+            kind = name.split(".")[-1]
+            shapes[layer_key(l, name)] = {"W1": (W, F), "b1": (F,), "W2": (F, W)}.get(
+                kind, (W, W) if kind.startswith("W") else (W,))
+    shapes["W_vocab"], shapes["b_vocab"] = (W, V), (V,)
+    return shapes
+
+
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError("%s must be a positive integer, got %r" % (name, value))
@@ -59,6 +80,8 @@ class CaptioningTransformer:
       ffn.W1 (W, F), ffn.b1 (F,), ffn.W2 (F, W), ffn.b2 (W,), with F = dim_feedforward
     - W_vocab: (W, V), b_vocab: (V,) decoder output -> word scores
     """
+
+    kind = "transformer"  # what checkpoints record (a CaptioningRNN is 'rnn')
 
     def __init__(self, word_to_idx, input_dim, wordvec_dim, num_heads=4, num_layers=2,
                  max_length=50, dim_feedforward=2048, activation="relu", dtype=np.float32,
@@ -240,21 +263,11 @@ class CaptioningTransformer:
         return {name: self.params[layer_key(layer, name)] for name in DECODER_LAYER_KEYS}
 
     def expected_params(self):
-        """{name: shape} of every parameter, in their initialisation order."""
+        """{name: shape} of every parameter, in their initialisation order (param_shapes)."""
         p = self.params
-        V, W = p["W_embed"].shape
-        D = p["W_proj"].shape[0]
         F = p[layer_key(0, "ffn.W1")].shape[1] if layer_key(0, "ffn.W1") in p else None
-        shapes = {"W_embed": (V, W), "W_proj": (D, W), "b_proj": (W,)}
-        if "W_pos" in p:
-            shapes["W_pos"] = (p["W_pos"].shape[0], W)
-        for l in range(self.num_layers):
-            for name in DECODER_LAYER_KEYS:
-                kind = name.split(".")[-1]
-                shapes[layer_key(l, name)] = {"W1": (W, F), "b1": (F,), "W2": (F, W)}.get(
-                    kind, (W, W) if kind.startswith("W") else (W,))
-        shapes["W_vocab"], shapes["b_vocab"] = (W, V), (V,)
-        return shapes
+        return param_shapes(self.vocab_size, self.input_dim, self.wordvec_dim, F,
+                            self.num_layers, self.grid_size)
 
     def _check_params(self):
         """Raise ValueError unless params have the expected keys, shapes and the model's dtype."""

@@ -52,7 +52,7 @@ def format_table(columns):
 def run(args):
     from rnncap.metrics import evaluate_model
     from rnncap.commands.common import (check_model_fits_data, check_split, data_of_checkpoint,
-                                 load_data, load_model)
+                                        describe_model, load_data, load_model)
     from rnncap.coco_utils import load_objects
 
     for name in ("beam_size", "max_length", "num_images"):
@@ -62,7 +62,8 @@ def run(args):
                              % (name.replace("_", "-"), value))
     model, meta = load_model(args.checkpoint)
     check_beam_memory(model, args.beam_size, args.max_length)
-    data, label, spec_used = load_data(data_of_checkpoint(meta, args.data))
+    data, label, spec_used = load_data(data_of_checkpoint(meta, args.data),
+                                       grid=getattr(model, "grid_size", None) is not None)
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
@@ -70,8 +71,7 @@ def run(args):
                   return_captions=True)
     greedy = evaluate_model(model, data, decode="greedy", **common)
     beam = evaluate_model(model, data, decode="beam", beam_size=args.beam_size, **common)
-    print("checkpoint %s: %s cell, hidden %d" % (args.checkpoint, model.cell_type,
-                                                 model.hidden_dim))
+    print("checkpoint %s: %s" % (args.checkpoint, describe_model(model)))
     print("data %s, split %s, %d images" % (label, args.split, greedy["num_images"]))
     print(format_table([("greedy", greedy), ("beam-%d" % args.beam_size, beam)]))
     try:

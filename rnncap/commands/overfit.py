@@ -5,6 +5,11 @@ load_coco_data(max_train=50), CaptioningRNN(hidden 512, wordvec 256, float32), a
 rate 5e-3, 50 epochs of batch 25 (100 iterations), lr_decay 0.95 for rnn and 0.995 for lstm (and
 gru), print_every 10. Then it prints the final loss, ground-truth vs sampled captions for a few
 train and val examples, and saves a loss-curve PNG.
+
+--model transformer runs the Transformer notebook's protocol instead: seed 231,
+load_coco_data(max_train=50), CaptioningTransformer(wordvec 256, 2 heads, 2 layers, max_length
+30, float32), adam with learning rate 1e-3, 100 epochs of batch 25 (200 iterations), no decay,
+print_every 10.
 """
 
 from rnncap.cli import check_output_file, integer
@@ -14,15 +19,18 @@ NUM_EXAMPLES = 3
 
 
 def configure(parser):
+    parser.add_argument("--model", choices=("rnn", "transformer"), default="rnn",
+                        help="a recurrent model (--cell) or the Transformer (default: rnn)")
     parser.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
-                        help="recurrent cell (default: rnn)")
+                        help="recurrent cell of --model rnn (default: rnn)")
     parser.add_argument("--data", default=None, metavar="coco|shapes|DIR",
                         help="dataset: COCO, the built-in shapes dataset or a directory in the "
                              "COCO layout (default: COCO when found, else shapes)")
     parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=231,
                         help="seed of the global np.random (default: 231, the classic one)")
     parser.add_argument("--plot", default=None, metavar="FILE",
-                        help="where to save the loss curve (default: overfit_CELL.png)")
+                        help="where to save the loss curve (default: overfit_CELL.png, "
+                             "overfit_transformer.png)")
 
 
 def run(args):
@@ -34,7 +42,8 @@ def run(args):
         sample_coco_minibatch
     from rnncap.plots import plot_loss_curve
 
-    path = args.plot if args.plot is not None else "overfit_%s.png" % args.cell
+    name = args.cell if args.model == "rnn" else "transformer"
+    path = args.plot if args.plot is not None else "overfit_%s.png" % name
     check_output_file("--plot", path)  # before the run, not after it
     from rnncap.commands.common import data_option
 
@@ -46,12 +55,22 @@ def run(args):
     np.random.seed(args.seed)
     with data_option(args.data):
         data = load_coco_data(directory, max_train=50)
-    model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
-                          input_dim=data["train_features"].shape[1], hidden_dim=512,
-                          wordvec_dim=256, dtype=np.float32)
-    solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=50, batch_size=25,
-                              optim_config={"learning_rate": 5e-3},
-                              lr_decay=LR_DECAY[args.cell], verbose=True, print_every=10)
+    if args.model == "transformer":
+        from rnncap.classifiers.transformer import CaptioningTransformer
+
+        model = CaptioningTransformer(data["word_to_idx"], data["train_features"].shape[1],
+                                      wordvec_dim=256, num_heads=2, num_layers=2, max_length=30,
+                                      dtype=np.float32)
+        solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=100, batch_size=25,
+                                  optim_config={"learning_rate": 1e-3}, verbose=True,
+                                  print_every=10)
+    else:
+        model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
+                              input_dim=data["train_features"].shape[1], hidden_dim=512,
+                              wordvec_dim=256, dtype=np.float32)
+        solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=50, batch_size=25,
+                                  optim_config={"learning_rate": 5e-3},
+                                  lr_decay=LR_DECAY[args.cell], verbose=True, print_every=10)
     solver.train()
     print("Final loss: %f" % solver.loss_history[-1])
 
