@@ -30,7 +30,13 @@ ROWS = ["affine_forward", "affine_backward", "rnn_step_forward", "rnn_step_backw
         "lstm_forward", "lstm_backward", "gru_step_forward", "gru_step_backward", "gru_forward",
         "gru_backward", "word_embedding_forward", "word_embedding_backward",
         "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss",
-        "CaptioningRNN.loss", "CaptioningRNN.sample", "sgd", "sgd_momentum", "rmsprop", "adam"]
+        "CaptioningRNN.loss", "CaptioningRNN.sample",
+        "erf", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward",
+        "dropout_forward", "dropout_backward", "layernorm_forward", "layernorm_backward",
+        "multihead_attention_forward", "multihead_attention_backward",
+        "transformer_decoder_layer_forward", "transformer_decoder_layer_backward",
+        "positional_encoding", "CaptioningTransformer.loss", "CaptioningTransformer.sample",
+        "sgd", "sgd_momentum", "rmsprop", "adam"]
 
 
 # ----------------------------------------------------------------------------- independent helpers
@@ -207,7 +213,7 @@ def test_fresh_copy_scores_zero(student, capsys):
     rows = table_rows(out)
     assert list(rows) == ROWS
     assert all(result == "not implemented" for result, _ in rows.values())
-    assert "total: 0 of 25 passed (0%)" in out
+    assert "total: 0 of 41 passed (0%)" in out
 
 
 def test_library_scores_100_percent(capsys):
@@ -216,7 +222,7 @@ def test_library_scores_100_percent(capsys):
     rows = table_rows(out)
     assert list(rows) == ROWS and all(result == "pass" for result, _ in rows.values())
     assert all(float(err) < 1e-6 for result, err in rows.values() if err != "-")
-    assert out.rstrip().endswith("total: 25 of 25 passed (100%)")
+    assert out.rstrip().endswith("total: 41 of 41 passed (100%)")
 
 
 def test_round_trip_restores_the_library_and_grades_like_it(student, tmp_path, capsys):
@@ -235,7 +241,7 @@ def test_round_trip_restores_the_library_and_grades_like_it(student, tmp_path, c
                               *((STUB, (BEGIN, END)) if code else (MD_STUB, (MD_BEGIN, MD_END))))
             assert text == "".join(cell["source"]), path.name
     assert main(["exercise", "check", str(restored)]) == 0
-    assert "total: 25 of 25 passed (100%)" in capsys.readouterr().out
+    assert "total: 41 of 41 passed (100%)" in capsys.readouterr().out
 
     # Now break two functions: a wrong db (error 1/3), and one that raises.
     with open(restored / "rnncap" / "rnn_layers.py", "a") as f:

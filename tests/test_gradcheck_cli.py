@@ -12,9 +12,25 @@ from rnncap.teaching import grader
 def test_every_layer_check_passes_and_prints_a_table(capsys):
     assert main(["gradcheck", "--layers-only"]) == 0
     out = capsys.readouterr().out
-    for check in checks.LAYER_CHECKS:
+    for check in checks.LAYER_CHECKS + checks.TRANSFORMER_LAYER_CHECKS:
         assert check.name in out
-    assert "10 passed, 0 failed" in out
+    assert "16 passed, 0 failed" in out
+
+
+def test_a_broken_transformer_backward_is_reported_and_fails(monkeypatch, capsys):
+    from rnncap import transformer_layers
+
+    real = transformer_layers.multihead_attention_backward
+
+    def wrong(dout, cache):
+        dq, dk, dv, dp = real(dout, cache)
+        return dq, dk, dv, dict(dp, Wo=-dp["Wo"])
+
+    monkeypatch.setattr(transformer_layers, "multihead_attention_backward", wrong)
+    assert main(["gradcheck", "--layers-only"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "FAIL" in [l for l in lines if l.startswith("multihead_attention ")][0]
+    assert "FAIL" in [l for l in lines if l.startswith("transformer_decoder_layer ")][0]
 
 
 def test_a_broken_backward_is_reported_and_fails(monkeypatch, capsys):
@@ -52,7 +68,8 @@ def test_full_gradcheck_includes_the_captioning_model(capsys):
     out = capsys.readouterr().out
     for cell in ("rnn", "lstm", "gru"):
         assert "CaptioningRNN[%s]" % cell in out
-    assert "13 passed, 0 failed" in out
+    assert "CaptioningTransformer[grid, gelu]" in out
+    assert "20 passed, 0 failed" in out
 
 
 def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
@@ -92,4 +109,14 @@ def test_the_grader_grades_the_registry_inputs():
         model, features, captions = checks.model_inputs(rng, cell_type)
         assert call["init_kwargs"]["cell_type"] == cell_type
         assert same(call["params"], model.params) and same(call["args"], (features, captions))
+    for check in checks.TRANSFORMER_LAYER_CHECKS:
+        build = [b for _, row, b in grader.CHECKS if row == check.forward][0]
+        calls, _ = build(importlib.import_module, np.random.default_rng(5))
+        args = check.inputs(np.random.default_rng(5))
+        assert same([a for a in calls[0]["args"] if not isinstance(a, np.random.Generator)],
+                    [a for a in args if not isinstance(a, np.random.Generator)]), check.name
+    build = [b for _, row, b in grader.CHECKS if row == "CaptioningTransformer.loss"][0]
+    (call,), _ = build(importlib.import_module, np.random.default_rng(5))
+    model, features, captions = checks.transformer_model_inputs(np.random.default_rng(5), grid=2)
+    assert same(call["params"], model.params) and same(call["args"], (features, captions))
 

@@ -13,6 +13,10 @@ the student's outputs come back in an .npz file (plain arrays only) and are comp
   so each row is graded on its own;
 - CaptioningRNN.sample: the captions must equal the reference's word for word.
 
+The Transformer's rows (rnncap.transformer_layers, CaptioningTransformer) are graded the same
+way, with the inputs of checks.TRANSFORMER_*; parameters whose gradient is exactly zero (an
+attention's key bias) must be zero.
+
 A row is graded only when the reference source holds a solution region in that function.
 """
 import copy
@@ -34,6 +38,7 @@ from ..checks import CELL_TYPES, MODEL_SIZES, WORDS
 VALUE_TOL = 1e-6
 GRAD_TOL = 1e-6
 LAYERS, MODEL, OPTIM = "rnncap.rnn_layers", "rnncap.classifiers.rnn", "rnncap.optim"
+TLAYERS, TMODEL = "rnncap.transformer_layers", "rnncap.classifiers.transformer"
 
 # status: "pass", "FAIL" or "not implemented"; error: max relative error or None
 Result = namedtuple("Result", "name status error note")
@@ -214,10 +219,132 @@ def _layer_rows():
     return rows
 
 
+# ----------------------------------------------------------------------------- the Transformer
+
+TSPECS = {c.name: c for c in checks.TRANSFORMER_LAYER_CHECKS}
+
+
+def _transformer_method(grid, activation, params, method, *args, **kwargs):
+    """A call for the student process: CaptioningTransformer(...).method(...) with params."""
+    return dict(module=TMODEL, cls="CaptioningTransformer", init=(checks.TRANSFORMER_WORDS,),
+                init_kwargs=dict(checks.TRANSFORMER_SIZES, grid_size=grid, activation=activation,
+                                 dtype=np.float64),
+                params=params, func=method, args=args, kwargs=kwargs)
+
+
+def transformer_forward(layer):
+    spec = TSPECS[layer]
+
+    def build(ref, rng):
+        args = spec.inputs(rng)
+        expected = getattr(ref(TLAYERS), spec.forward)(*checks.fresh(args))[:spec.n_out]
+        calls = [_call(TLAYERS, spec.forward, *args)]
+
+        def judge(out):
+            err = max(compare(out(0, k), expected[k], "output %d" % k)
+                      for k in range(spec.n_out))
+            return err, "", VALUE_TOL
+        return calls, judge
+    return build
+
+
+def transformer_backward(layer):
+    spec = TSPECS[layer]
+
+    def build(ref, rng):
+        _, douts, result, grads, pgrads = checks.transformer_expected(spec, rng, ref(TLAYERS))
+        calls = [_call(TLAYERS, spec.backward, *douts, result[spec.n_out])]
+        n = len(spec.wrt)
+
+        def judge(out):
+            got = [out(0) if n == 1 and spec.params_arg is None else out(0, j) for j in range(n)]
+            got_params = {k: out(0, n, k) for k in pgrads}
+
+            def named(g, want, what="gradient"):
+                return compare(g, want, what)
+            err = checks.compare_gradients(got, got_params, grads, pgrads, spec.zero, named)
+            return err, "vs numeric gradient", GRAD_TOL
+        return calls, judge
+    return build
+
+
+def value_row(func, inputs, reference):
+    """A function graded on its value: inputs(rng) -> args; reference(*args) -> expected."""
+    def build(ref, rng):
+        args = inputs(rng)
+        expected = reference(ref(TLAYERS), *args)
+        calls = [_call(TLAYERS, func, *args)]
+
+        def judge(out):
+            return compare(out(0), expected, "output"), "", VALUE_TOL
+        return calls, judge
+    return build
+
+
+def erf_inputs(rng):
+    return [np.concatenate([4 * rng.standard_normal(40), [0.0, -2.0, 2.0, 7.0, -30.0]])]
+
+
+def transformer_loss(ref, rng):
+    model, features, captions = checks.transformer_model_inputs(rng, grid=2)
+    loss = model.loss(features, captions)[0]
+    grads = checks.model_numeric_grads(model, features, captions)
+    zero = checks.transformer_zero_grads(model)
+    calls = [_transformer_method(2, "gelu", copy.deepcopy(model.params), "loss", features,
+                                 captions)]
+
+    def judge(out):
+        errs = [compare(out(0, 0), loss, "loss")]
+        for name, g in grads.items():
+            got = out(0, 1, name)
+            if name in zero:
+                errs.append(0.0 if np.abs(got).max() <= checks.ZERO_TOL else float("inf"))
+            else:
+                errs.append(compare(got, g, "grads[%r]" % name))
+        return max(errs), "loss value, grads vs numeric", max(VALUE_TOL, GRAD_TOL)
+    return calls, judge
+
+
+def transformer_sample(ref, rng):
+    calls, expected = [], []
+    for grid, activation in ((None, "relu"), (2, "gelu")):
+        model = checks.seeded_transformer(rng, grid, activation, scale=1.0, qk_scale=1.0)
+        D = checks.TRANSFORMER_SIZES["input_dim"]
+        features = rng.standard_normal((4, D) if grid is None else (4, D, grid, grid))
+        expected.append(model.sample(features, max_length=6))
+        calls.append(_transformer_method(grid, activation, copy.deepcopy(model.params),
+                                         "sample", features, max_length=6))
+
+    def judge(out):
+        for i, want in enumerate(expected):
+            got = out(i)
+            if got.shape != want.shape:
+                raise Mismatch("captions have shape %s, expected %s" % (got.shape, want.shape))
+            wrong = int((got != want).sum())
+            if wrong:
+                raise Mismatch("%d of %d words differ from the reference" % (wrong, want.size))
+        return None, "captions equal the reference (vector and grid features)", None
+    return calls, judge
+
+
+def _transformer_rows():
+    rows = [(TLAYERS, "erf", value_row("erf", erf_inputs, lambda L, x: L.erf(x)))]
+    for layer in TSPECS:
+        rows.append((TLAYERS, layer + "_forward", transformer_forward(layer)))
+        rows.append((TLAYERS, layer + "_backward", transformer_backward(layer)))
+    rows.append((TLAYERS, "positional_encoding",
+                 value_row("positional_encoding", lambda rng: [7, 6],
+                           lambda L, n, e: L.positional_encoding(n, e))))
+    rows += [(TMODEL, "CaptioningTransformer.loss", transformer_loss),
+             (TMODEL, "CaptioningTransformer.sample", transformer_sample)]
+    return rows
+
+
 # (module, qualified name, build), in the order of the score table
 CHECKS = (_layer_rows() + [(LAYERS, "temporal_softmax_loss", softmax_loss),
                            (MODEL, "CaptioningRNN.loss", model_loss),
                            (MODEL, "CaptioningRNN.sample", model_sample)]
+          + _transformer_rows()
           + [(OPTIM, rule, update_rule(rule)) for rule in OPTIM_CONFIGS])
 
 
