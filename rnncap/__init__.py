@@ -11,7 +11,7 @@ Where things live:
   coco_utils.py          COCO captioning data in the CS231n layout (also loads the built-in data)
   image_utils.py         image_from_url
   gradient_check.py      numeric gradients and rel_error
-  checks.py              the gradient checks of every layer and the model: inputs and thresholds
+  checks.py              the registry of checks: every graded function's inputs and thresholds
   decoding.py            beam search and temperature sampling
   metrics.py             BLEU and CIDEr-D
   checkpoint.py          saving and loading models (and the solver's training state)
@@ -19,7 +19,7 @@ Where things live:
   _validate.py           input checks that raise a clear ValueError
   shapes/                the built-in "shapes" dataset; shapes/features.py, its feature extractor;
                          shapes/facts.py, what a caption asserts and caption accuracy
-  teaching/              instructor tooling: exercise.py (the student copy), grader.py
+  teaching/              instructor tooling: the student copy, the sandboxed grader, Gradescope
   cli.py, commands/      the `rnncap` command line; commands/common.py, the subcommands' helpers
   __main__.py            `python -m rnncap`
 """

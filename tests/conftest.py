@@ -7,3 +7,14 @@ import pytest
 def rng():
     """A private, seeded generator: tests never touch the global np.random state."""
     return np.random.default_rng(231)
+
+
+@pytest.fixture(scope="session")
+def student(tmp_path_factory):
+    """The student copy of this checkout (`rnncap exercise make`), made once per session;
+    tests that change it work on their own copies."""
+    from rnncap.cli import main
+
+    out = tmp_path_factory.mktemp("exercise") / "student"
+    assert main(["exercise", "make", str(out)]) == 0
+    return out

@@ -1,6 +1,4 @@
 """`rnncap gradcheck` and the checks behind it (rnncap.checks, also the grader's inputs)."""
-import importlib
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,7 @@ from rnncap.teaching import grader
 def test_every_layer_check_passes_and_prints_a_table(capsys):
     assert main(["gradcheck", "--layers-only"]) == 0
     out = capsys.readouterr().out
-    for check in checks.LAYER_CHECKS + checks.TRANSFORMER_LAYER_CHECKS:
+    for check in checks.LAYER_CHECKS:
         assert check.name in out
     assert "16 passed, 0 failed" in out
 
@@ -68,7 +66,7 @@ def test_full_gradcheck_includes_the_captioning_model(capsys):
     out = capsys.readouterr().out
     for cell in ("rnn", "lstm", "gru"):
         assert "CaptioningRNN[%s]" % cell in out
-    assert "CaptioningTransformer[grid, gelu]" in out
+    assert "CaptioningTransformer[grid]" in out
     assert "20 passed, 0 failed" in out
 
 
@@ -85,7 +83,10 @@ def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
 
 
 def same(a, b):
-    """Equal nested lists / tuples / dicts of arrays, dtype and all."""
+    """Equal nested lists / tuples / dicts of arrays, dtype and all (Generators: same state)."""
+    if isinstance(a, np.random.Generator):
+        return isinstance(b, np.random.Generator) and \
+            a.bit_generator.state == b.bit_generator.state
     if isinstance(a, dict):
         return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
@@ -95,28 +96,22 @@ def same(a, b):
 
 
 def test_the_grader_grades_the_registry_inputs():
-    # Each grader row draws its inputs first from its Generator, so for the same seed the
-    # student's calls must start with exactly the arrays the registry builds.
+    # Each grader group draws its inputs first from its own Generator, so for the same seed the
+    # student's first call must get exactly the arrays the registry builds.
+    groups = {g.name: g for g in grader.build_groups(seed=5)}
     for check in checks.LAYER_CHECKS:
-        name = check.name if check.backward is None else check.forward
-        build = [b for _, row, b in grader.CHECKS if row == name][0]
-        calls, _ = build(importlib.import_module, np.random.default_rng(5))
-        assert same(calls[0]["args"], check.inputs(np.random.default_rng(5))), name
-    build = [b for _, row, b in grader.CHECKS if row == "CaptioningRNN.loss"][0]
-    calls, _ = build(importlib.import_module, np.random.default_rng(5))
-    rng = np.random.default_rng(5)
-    for call, cell_type in zip(calls, checks.CELL_TYPES):  # one Generator for the three cells
-        model, features, captions = checks.model_inputs(rng, cell_type)
-        assert call["init_kwargs"]["cell_type"] == cell_type
-        assert same(call["params"], model.params) and same(call["args"], (features, captions))
-    for check in checks.TRANSFORMER_LAYER_CHECKS:
-        build = [b for _, row, b in grader.CHECKS if row == check.forward][0]
-        calls, _ = build(importlib.import_module, np.random.default_rng(5))
-        args = check.inputs(np.random.default_rng(5))
-        assert same([a for a in calls[0]["args"] if not isinstance(a, np.random.Generator)],
-                    [a for a in args if not isinstance(a, np.random.Generator)]), check.name
-    build = [b for _, row, b in grader.CHECKS if row == "CaptioningTransformer.loss"][0]
-    (call,), _ = build(importlib.import_module, np.random.default_rng(5))
-    model, features, captions = checks.transformer_model_inputs(np.random.default_rng(5), grid=2)
-    assert same(call["params"], model.params) and same(call["args"], (features, captions))
-
+        call = groups[check.name].calls[0]
+        assert call["func"] == check.forward
+        assert same(call["args"], check.inputs(np.random.default_rng(5))), check.name
+    for check in checks.MODEL_CHECKS:
+        call = groups[checks.method_row(check, "loss")].calls[0]
+        if check.cls != "CaptioningRNN":
+            rng = np.random.default_rng(5)  # the Transformer: built as the registry builds it
+            model = checks.build_model(check, rng, 0.5)
+            assert call["init_kwargs"] == checks.model_init(check) and call["method"] == "loss"
+            assert same(call["params"], model.params)
+            assert same(call["args"], list(check.inputs(rng, model)))
+            continue
+        model, features, captions = checks.model_inputs(np.random.default_rng(5), check.cell_type)
+        assert call["init_kwargs"]["cell_type"] == check.cell_type and call["method"] == "loss"
+        assert same(call["params"], model.params) and same(call["args"], [features, captions])

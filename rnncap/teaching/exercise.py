@@ -41,6 +41,7 @@ SKIP_PARTS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_c
               ".mypy_cache", ".ruff_cache", ".tox", ".eggs", "build", "dist"}
 SKIP_TOP = {"out", "datasets"}
 INSTRUCTOR_ONLY = ("exercise/", "tests/test_exercise",  # test_exercise*.py
+                   "tests/test_grading.py",
                    "rnncap/kernels/")  # the fast path: the student copy runs its own code
 
 STUDENT_README_SECTION = """## Exercise (students)
@@ -202,7 +203,7 @@ def list_files(src):
         rels = [p for p in out.decode("utf-8").split("\0") if p]
     except (OSError, subprocess.CalledProcessError):
         rels = [p.relative_to(src).as_posix() for p in src.rglob("*")]
-    return sorted(r for r in set(rels) if (src / r).is_file() and not _skipped(r))
+    return sorted(r for r in set(rels) if not _skipped(r) and (src / r).is_file())  # skips first: .venv may hold unreadable links
 
 
 def _module_name(rel):

@@ -1,508 +1,662 @@
-"""Grade a student copy: one row per function with a solution region, and a total.
+"""Grade student copies: one row per graded function, and a total.
 
-The student's code runs in a subprocess with PYTHONPATH=DIR, so that DIR's `rnncap` is the one
-imported. This process (the instructor's full rnncap) builds seeded float64 inputs, computes the
-expected values with its own reference implementation, and sends the inputs to the subprocess;
-the student's outputs come back in an .npz file (plain arrays only) and are compared here:
+The rows come from the registry, rnncap.checks.GRADED_CHECKS (see its docstring to add one): a
+row is graded when its function holds a solution region in this, the instructor's, rnncap. This
+process builds the seeded float64 inputs and the expected values with its own reference code;
+the student's code runs in a sandbox (sandbox.py), one group of calls per forked process, and
+only plain arrays come back. Expected values never leave this process.
 
-- forward functions, temporal_softmax_loss's loss, CaptioningRNN.loss's loss and the update
-  rules: value checks against the reference (relative error <= VALUE_TOL);
-- backward functions, temporal_softmax_loss's dx and CaptioningRNN.loss's grads: gradient checks
-  against centred differences of the reference forward (relative error <= GRAD_TOL). Backward
-  passes get the reference forward's cache, whose layout is fixed by the code outside the regions,
-  so each row is graded on its own;
-- CaptioningRNN.sample: the captions must equal the reference's word for word.
+- forwards, losses, update rules: values against the reference (relative error <= VALUE_TOL);
+- backwards: called on the cache returned by the student's own forward (same process, same
+  group), against centred differences of the reference forward (<= GRAD_TOL); without a working
+  forward the row says so; a dict of parameter gradients is compared entry by entry;
+- a model's loss: the loss value, and every gradient against centred differences;
+- a model's sample: the words up to and including each row's first <END>.
+Every call gets fresh copies of its inputs. An output with NaN or inf fails, so does a float32
+output for float64 inputs; the row names the output.
 
-The Transformer's rows (rnncap.transformer_layers, CaptioningTransformer) are graded the same
-way, with the inputs of checks.TRANSFORMER_*; parameters whose gradient is exactly zero (an
-attention's key bias) must be zero.
-
-A row is graded only when the reference source holds a solution region in that function.
+The relative error of an output is max |got - want| / max(|got| + |want|) over the array (entry
+by entry, a correct gradient's near-zero entries would fail against centred differences).
 """
 import copy
+import hashlib
 import importlib
 import json
-import pickle
-import subprocess
-import sys
+import os
+import shutil
 import tempfile
 from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 
-from . import exercise
+from . import DEFAULT_TIMEOUT, exercise, runner, sandbox
 from .. import checks
-from ..checks import CELL_TYPES, MODEL_SIZES, WORDS
+from .sandbox import GraderError, escape
+from .submissions import SubmissionError, open_submission
 
 VALUE_TOL = 1e-6
 GRAD_TOL = 1e-6
-LAYERS, MODEL, OPTIM = "rnncap.rnn_layers", "rnncap.classifiers.rnn", "rnncap.optim"
-TLAYERS, TMODEL = "rnncap.transformer_layers", "rnncap.classifiers.transformer"
+MAX_NOTE = 160  # characters of a note in the table (the JSON has all of it)
 
 # status: "pass", "FAIL" or "not implemented"; error: max relative error or None
 Result = namedtuple("Result", "name status error note")
+# One expected output of a row: call index, path of the output in the call's result ("0",
+# "1/Wx", "" for a bare array), its name in messages, the value, the tolerance (None: words).
+Expect = namedtuple("Expect", "call path label value tol")
+# One row: its name, the (module, qualified name) holding its region, the calls it grades,
+# its expected outputs, and the call (a forward) it needs a working result from, if any.
+Row = namedtuple("Row", "name module function calls expects needs")
+# One group: the calls one process makes (runner._child's specs), and the rows they grade.
+Group = namedtuple("Group", "name calls rows")
 
 
 class Mismatch(Exception):
-    """The student's output cannot be compared (missing, wrong shape, wrong words)."""
+    """An output cannot be compared (missing, wrong shape or dtype, not finite, wrong words)."""
 
 
-# ----------------------------------------------------------------------------- inputs
-# Every input, and the model's words and sizes, come from the registry in rnncap.checks.
-
-# layer name -> its checks.LayerCheck, for the layers with a forward and a backward
-LAYER_SPECS = {c.name: c for c in checks.LAYER_CHECKS if c.backward is not None}
-SOFTMAX_LOSS = next(c for c in checks.LAYER_CHECKS if c.name == "temporal_softmax_loss")
+class GraderTampered(RuntimeError):
+    """The grader's files or expected values changed while a submission ran."""
 
 
-def _call(module, func, *args, **kwargs):
-    """A call for the student process: module.func(*args, **kwargs)."""
-    return dict(module=module, func=func, args=args, kwargs=kwargs)
+# ----------------------------------------------------------------------------- the groups
+
+def _call(module, func, args, send=None):
+    return {"module": module, "func": func, "args": list(args), "kwargs": {}, "send": send}
 
 
-def _method(cell_type, params, method, *args, **kwargs):
-    """A call for the student process: CaptioningRNN(WORDS, ...).method(...) with these params."""
-    return dict(module=MODEL, cls="CaptioningRNN", init=(WORDS,),
-                init_kwargs=dict(MODEL_SIZES, cell_type=cell_type, dtype=np.float64),
-                params=params, func=method, args=args, kwargs=kwargs)
+def _method(check, model, method, args, kwargs=None):
+    return {"module": check.module, "cls": check.cls, "init_args": [checks.WORDS],
+            "init_kwargs": checks.model_init(check), "params": copy.deepcopy(model.params),
+            "method": method, "args": list(args), "kwargs": kwargs or {}, "send": None}
 
 
-def compare(got, want, what):
-    """Relative error of the student's `got` against `want`, on the scale of the whole array:
-    max |got - want| / max(|got| + |want|). (Entry by entry, a correct gradient's near-zero
-    entries would fail against centred differences now and then.) Mismatch if shapes differ."""
-    want = np.asarray(want, dtype=np.float64)
-    if np.shape(got) != want.shape:
-        raise Mismatch("%s has shape %s, expected %s" % (what, np.shape(got), want.shape))
-    got = np.asarray(got, dtype=np.float64)
-    if want.size == 0:
-        return 0.0
-    scale = max(1e-8, float(np.max(np.abs(got) + np.abs(want))))
-    return float(np.max(np.abs(got - want))) / scale
+def _label(path, names):
+    """The name of an output: names[k] for path "k", names[k]['key'] for "k/key"."""
+    if path == "":
+        return names[0]
+    first, _, rest = path.partition("/")
+    name = names[int(first)] if first.isdigit() and int(first) < len(names) else "output " + first
+    for key in rest.split("/") if rest else []:
+        name += "[%r]" % key
+    return name
 
 
-# ----------------------------------------------------------------------------- checks
-# A check is build(ref, rng) -> (calls, judge): `ref` gives the reference modules, `calls` run in
-# the student's process, and judge(out) -> (max relative error or None, note, tolerance) where
-# out(i, key, ...) is the student's output of call i at that path (Mismatch when missing).
-
-def layer_forward(layer):
-    spec = LAYER_SPECS[layer]
-    n_out = spec.n_out
-
-    def build(ref, rng):
-        args = spec.inputs(rng)
-        expected = getattr(ref(LAYERS), spec.forward)(*args)[:n_out]
-        calls = [_call(LAYERS, spec.forward, *args)]
-
-        def judge(out):
-            err = max(compare(out(0, k), expected[k], "output %d" % k) for k in range(n_out))
-            return err, "", VALUE_TOL
-        return calls, judge
-    return build
+def _leaves(value):
+    out = {}
+    runner._leaves(np, value, "", out)
+    return out
 
 
-def layer_backward(layer):
-    spec = LAYER_SPECS[layer]
-    n_out, wrt, bare = spec.n_out, spec.wrt, spec.bare
-
-    def build(ref, rng):
-        args = spec.inputs(rng)
-        forward = getattr(ref(LAYERS), spec.forward)
-        result = forward(*args)
-        douts = [rng.standard_normal(np.shape(o)) for o in result[:n_out]]
-        numeric = checks.numeric_grads(forward, args, wrt, douts)
-        calls = [_call(LAYERS, spec.backward, *douts, result[n_out])]
-
-        def judge(out):
-            got = [out(0)] if bare else [out(0, j) for j in range(len(wrt))]
-            err = max(compare(g, n, "gradient %d" % j)
-                      for j, (g, n) in enumerate(zip(got, numeric)))
-            return err, "vs numeric gradient", GRAD_TOL
-        return calls, judge
-    return build
-
-
-def softmax_loss(ref, rng):
-    x, y, mask = SOFTMAX_LOSS.inputs(rng)
-    loss = getattr(ref(LAYERS), SOFTMAX_LOSS.forward)(x, y, mask)[0]
-    dx = checks.loss_numeric_grad(SOFTMAX_LOSS, [x, y, mask])
-    calls = [_call(LAYERS, SOFTMAX_LOSS.forward, x, y, mask)]
-
-    def judge(out):
-        err = max(compare(out(0, 0), loss, "loss"), compare(out(0, 1), dx, "dx"))
-        return err, "loss value, dx vs numeric", max(VALUE_TOL, GRAD_TOL)
-    return calls, judge
-
-
-def model_loss(ref, rng):
-    calls, expected = [], []
-    for cell_type in CELL_TYPES:
-        model, features, captions = checks.model_inputs(rng, cell_type)
-        loss = model.loss(features, captions)[0]
-        grads = checks.model_numeric_grads(model, features, captions)
-        calls.append(_method(cell_type, copy.deepcopy(model.params), "loss", features, captions))
-        expected.append((loss, grads))
-
-    def judge(out):
-        errs = []
-        for i, (loss, grads) in enumerate(expected):
-            errs.append(compare(out(i, 0), loss, "%s loss" % CELL_TYPES[i]))
-            errs += [compare(out(i, 1, name), g, "%s grads[%r]" % (CELL_TYPES[i], name))
-                     for name, g in grads.items()]
-        return max(errs), "loss value, grads vs numeric (%s)" % ", ".join(CELL_TYPES), \
-            max(VALUE_TOL, GRAD_TOL)
-    return calls, judge
+def layer_group(check, seed):
+    rng = np.random.default_rng(seed)
+    args = check.inputs(rng)
+    forward = checks.function(check, check.forward)
+    names = checks.output_names(check)
+    if check.backward is None:  # a loss: (loss, dx)
+        loss, dx = forward(*args)[:2]
+        dx_num = checks.loss_numeric_grad(check, args)
+        expects = [Expect(0, "0", names[0], loss, VALUE_TOL),
+                   Expect(0, "1", names[1], dx_num, GRAD_TOL)]
+        return Group(check.forward, [_call(check.module, check.forward, args)],
+                     [Row(check.forward, check.module, check.forward, [0], expects, None)])
+    result = forward(*checks.fresh(args))
+    outs = result[:check.n_out]
+    douts = [rng.standard_normal(np.shape(o)) for o in outs]
+    numeric = checks.numeric_grads(forward, args, check.wrt, douts, check.zero)
+    calls = [_call(check.module, check.forward, args, send=list(range(check.n_out))),
+             _call(check.module, check.backward,
+                   douts + [{"__result__": [0, check.n_out]}])]
+    grads = checks.grad_names(check)
+    forward_row = Row(check.forward, check.module, check.forward, [0],
+                      [Expect(0, str(k), names[k], o, VALUE_TOL) for k, o in enumerate(outs)],
+                      None)
+    paths = [""] if check.bare else [str(j) for j in range(len(check.wrt))]
+    expects = []
+    for p, g, n in zip(paths, grads, numeric):
+        if isinstance(n, dict):  # a dict of parameters: one expected array per entry
+            expects += [Expect(1, "%s/%s" % (p, k), "%s[%r]" % (g, k), v, GRAD_TOL)
+                        for k, v in n.items()]
+        else:
+            expects.append(Expect(1, p, g, n, GRAD_TOL))
+    backward_row = Row(check.backward, check.module, check.backward, [1], expects, 0)
+    return Group(check.name, calls, [forward_row, backward_row])
 
 
-def model_sample(ref, rng):
-    calls, expected = [], []
-    for cell_type in CELL_TYPES:
-        model = checks.seeded_model(rng, cell_type, 1.0)
-        features = rng.standard_normal((4, MODEL_SIZES["input_dim"]))
-        expected.append(model.sample(features, max_length=6))
-        calls.append(_method(cell_type, copy.deepcopy(model.params), "sample", features,
-                             max_length=6))
-
-    def judge(out):
-        for i, want in enumerate(expected):
-            got = out(i)
-            if got.shape != want.shape:
-                raise Mismatch("%s captions have shape %s, expected %s"
-                               % (CELL_TYPES[i], got.shape, want.shape))
-            wrong = int((got != want).sum())
-            if wrong:
-                raise Mismatch("%s: %d of %d words differ from the reference"
-                               % (CELL_TYPES[i], wrong, want.size))
-        return None, "captions equal the reference (%s)" % ", ".join(CELL_TYPES), None
-    return calls, judge
+def model_group(check, seed):
+    rng = np.random.default_rng(seed)
+    model = checks.build_model(check, rng, 0.5)
+    args = (check.inputs or checks.loss_inputs)(rng, model)
+    loss = model.loss(*args)[0]
+    numeric = checks.model_numeric_grads(model, *args, zero=check.zero)
+    row = checks.method_row(check, "loss")
+    expects = [Expect(0, "0", "loss", loss, VALUE_TOL)]
+    expects += [Expect(0, "1/" + k, "grads[%r]" % k, numeric[k], GRAD_TOL) for k in sorted(numeric)]
+    return Group(row, [_method(check, model, "loss", args)],
+                 [Row(row, check.module, check.cls + ".loss", [0], expects, None)])
 
 
-OPTIM_CONFIGS = {
-    "sgd": lambda rng, w: {"learning_rate": 0.05},
-    "sgd_momentum": lambda rng, w: {"learning_rate": 0.05, "momentum": 0.8,
-                                    "velocity": rng.standard_normal(w.shape)},
-    "rmsprop": lambda rng, w: {"learning_rate": 0.05, "decay_rate": 0.9, "epsilon": 1e-8,
-                               "cache": rng.random(w.shape)},
-    "adam": lambda rng, w: {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-8,
-                            "m": rng.standard_normal(w.shape), "v": rng.random(w.shape), "t": 3},
-}
+def sample_group(check, seed):
+    rng = np.random.default_rng(seed)
+    model = checks.build_model(check, rng, 1.0)
+    args = checks.sample_args(check, rng, model)
+    kwargs = {"max_length": check.max_length}
+    captions = model.sample(*args, **kwargs)
+    row = checks.method_row(check, "sample")
+    return Group(row, [_method(check, model, "sample", args, kwargs)],
+                 [Row(row, check.module, check.cls + ".sample", [0],
+                      [Expect(0, "", "captions", captions, None)], None)])
 
 
-def update_rule(rule):
-    def build(ref, rng):
-        w, dw = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-        configs = [OPTIM_CONFIGS[rule](rng, w), None]  # with state, then the defaults
-        calls, expected = [], []
-        for config in configs:
-            calls.append(_call(OPTIM, rule, w, dw, copy.deepcopy(config)))
-            expected.append(getattr(ref(OPTIM), rule)(w.copy(), dw.copy(), copy.deepcopy(config)))
-
-        def judge(out):
-            errs = []
-            for i, (next_w, config) in enumerate(expected):
-                errs.append(compare(out(i, 0), next_w, "next_w"))
-                errs += [compare(out(i, 1, key), value, "config[%r]" % key)
-                         for key, value in config.items()
-                         if isinstance(value, (np.ndarray, int, float))]
-            return max(errs), "next_w and config state", VALUE_TOL
-        return calls, judge
-    return build
+def value_group(check, seed):
+    rng = np.random.default_rng(seed)
+    fn = getattr(importlib.import_module(check.module), check.name)
+    calls, expects = [], []
+    for i, arglist in enumerate(check.calls(rng)):
+        want = fn(*copy.deepcopy(arglist))
+        calls.append(_call(check.module, check.name, arglist))
+        suffix = "" if i == 0 else " (call %d)" % (i + 1)
+        expects += [Expect(i, p, _label(p, check.outputs) + suffix, v, VALUE_TOL)
+                    for p, v in _leaves(want).items()]
+    return Group(check.name, calls, [Row(check.name, check.module, check.name,
+                                         list(range(len(calls))), expects, None)])
 
 
-def _layer_rows():
+BUILDERS = {checks.LayerCheck: layer_group, checks.ModelCheck: model_group,
+            checks.SampleCheck: sample_group, checks.ValueCheck: value_group}
+
+
+def reference_root():
+    """The directory of the rnncap running the grader (the reference)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def graded_rows():
+    """(rows, unchecked): the registry's rows whose function holds a solution region in the
+    reference source, as (row name, module, function) in table order; and the public functions
+    with regions that no row covers."""
+    functions = exercise.package_functions(reference_root())
     rows = []
-    for layer in LAYER_SPECS:
-        rows.append((LAYERS, layer + "_forward", layer_forward(layer)))
-        rows.append((LAYERS, layer + "_backward", layer_backward(layer)))
-    return rows
-
-
-# ----------------------------------------------------------------------------- the Transformer
-
-TSPECS = {c.name: c for c in checks.TRANSFORMER_LAYER_CHECKS}
-
-
-def _transformer_method(grid, activation, params, method, *args, **kwargs):
-    """A call for the student process: CaptioningTransformer(...).method(...) with params."""
-    return dict(module=TMODEL, cls="CaptioningTransformer", init=(checks.TRANSFORMER_WORDS,),
-                init_kwargs=dict(checks.TRANSFORMER_SIZES, grid_size=grid, activation=activation,
-                                 dtype=np.float64),
-                params=params, func=method, args=args, kwargs=kwargs)
-
-
-def transformer_forward(layer):
-    spec = TSPECS[layer]
-
-    def build(ref, rng):
-        args = spec.inputs(rng)
-        expected = getattr(ref(TLAYERS), spec.forward)(*checks.fresh(args))[:spec.n_out]
-        calls = [_call(TLAYERS, spec.forward, *args)]
-
-        def judge(out):
-            err = max(compare(out(0, k), expected[k], "output %d" % k)
-                      for k in range(spec.n_out))
-            return err, "", VALUE_TOL
-        return calls, judge
-    return build
-
-
-def transformer_backward(layer):
-    spec = TSPECS[layer]
-
-    def build(ref, rng):
-        _, douts, result, grads, pgrads = checks.transformer_expected(spec, rng, ref(TLAYERS))
-        calls = [_call(TLAYERS, spec.backward, *douts, result[spec.n_out])]
-        n = len(spec.wrt)
-
-        def judge(out):
-            got = [out(0) if n == 1 and spec.params_arg is None else out(0, j) for j in range(n)]
-            got_params = {k: out(0, n, k) for k in pgrads}
-
-            def named(g, want, what="gradient"):
-                return compare(g, want, what)
-            err = checks.compare_gradients(got, got_params, grads, pgrads, spec.zero, named)
-            return err, "vs numeric gradient", GRAD_TOL
-        return calls, judge
-    return build
-
-
-def value_row(func, inputs, reference):
-    """A function graded on its value: inputs(rng) -> args; reference(*args) -> expected."""
-    def build(ref, rng):
-        args = inputs(rng)
-        expected = reference(ref(TLAYERS), *args)
-        calls = [_call(TLAYERS, func, *args)]
-
-        def judge(out):
-            return compare(out(0), expected, "output"), "", VALUE_TOL
-        return calls, judge
-    return build
-
-
-def erf_inputs(rng):
-    return [np.concatenate([4 * rng.standard_normal(40), [0.0, -2.0, 2.0, 7.0, -30.0]])]
-
-
-def transformer_loss(ref, rng):
-    model, features, captions = checks.transformer_model_inputs(rng, grid=2)
-    loss = model.loss(features, captions)[0]
-    grads = checks.model_numeric_grads(model, features, captions)
-    zero = checks.transformer_zero_grads(model)
-    calls = [_transformer_method(2, "gelu", copy.deepcopy(model.params), "loss", features,
-                                 captions)]
-
-    def judge(out):
-        errs = [compare(out(0, 0), loss, "loss")]
-        for name, g in grads.items():
-            got = out(0, 1, name)
-            if name in zero:
-                errs.append(0.0 if np.abs(got).max() <= checks.ZERO_TOL else float("inf"))
-            else:
-                errs.append(compare(got, g, "grads[%r]" % name))
-        return max(errs), "loss value, grads vs numeric", max(VALUE_TOL, GRAD_TOL)
-    return calls, judge
-
-
-def transformer_sample(ref, rng):
-    calls, expected = [], []
-    for grid, activation in ((None, "relu"), (2, "gelu")):
-        model = checks.seeded_transformer(rng, grid, activation, scale=1.0, qk_scale=1.0)
-        D = checks.TRANSFORMER_SIZES["input_dim"]
-        features = rng.standard_normal((4, D) if grid is None else (4, D, grid, grid))
-        expected.append(model.sample(features, max_length=6))
-        calls.append(_transformer_method(grid, activation, copy.deepcopy(model.params),
-                                         "sample", features, max_length=6))
-
-    def judge(out):
-        for i, want in enumerate(expected):
-            got = out(i)
-            if got.shape != want.shape:
-                raise Mismatch("captions have shape %s, expected %s" % (got.shape, want.shape))
-            wrong = int((got != want).sum())
-            if wrong:
-                raise Mismatch("%d of %d words differ from the reference" % (wrong, want.size))
-        return None, "captions equal the reference (vector and grid features)", None
-    return calls, judge
-
-
-def _transformer_rows():
-    rows = [(TLAYERS, "erf", value_row("erf", erf_inputs, lambda L, x: L.erf(x)))]
-    for layer in TSPECS:
-        rows.append((TLAYERS, layer + "_forward", transformer_forward(layer)))
-        rows.append((TLAYERS, layer + "_backward", transformer_backward(layer)))
-    rows.append((TLAYERS, "positional_encoding",
-                 value_row("positional_encoding", lambda rng: [7, 6],
-                           lambda L, n, e: L.positional_encoding(n, e))))
-    rows += [(TMODEL, "CaptioningTransformer.loss", transformer_loss),
-             (TMODEL, "CaptioningTransformer.sample", transformer_sample)]
-    return rows
-
-
-# (module, qualified name, build), in the order of the score table
-CHECKS = (_layer_rows() + [(LAYERS, "temporal_softmax_loss", softmax_loss),
-                           (MODEL, "CaptioningRNN.loss", model_loss),
-                           (MODEL, "CaptioningRNN.sample", model_sample)]
-          + _transformer_rows()
-          + [(OPTIM, rule, update_rule(rule)) for rule in OPTIM_CONFIGS])
-
-
-# ----------------------------------------------------------------------------- the student process
-
-RUNNER = r'''
-import importlib, json, pickle, sys
-import numpy as np
-
-def leaves(x, key, out):
-    """Numeric leaves of nested tuples / lists / dicts, keyed by their path."""
-    if isinstance(x, dict):
-        for k, v in x.items():
-            leaves(v, key + "/" + str(k), out)
-    elif isinstance(x, (tuple, list)):
-        for k, v in enumerate(x):
-            leaves(v, key + "/" + str(k), out)
-    elif isinstance(x, (np.ndarray, np.generic, int, float)) and np.asarray(x).dtype.kind in "biuf":
-        out[key] = np.asarray(x)
-
-def run(spec):
-    module = importlib.import_module(spec["module"])
-    if "cls" in spec:
-        obj = getattr(module, spec["cls"])(*spec["init"], **spec["init_kwargs"])
-        obj.params = spec["params"]
-        return getattr(obj, spec["func"])(*spec["args"], **spec["kwargs"])
-    fn = module
-    for part in spec["func"].split("."):
-        fn = getattr(fn, part)
-    return fn(*spec["args"], **spec["kwargs"])
-
-cases_path, out_path = sys.argv[1], sys.argv[2]
-import rnncap
-with open(cases_path, "rb") as f:
-    cases = pickle.load(f)
-status, arrays = {"__file__": rnncap.__file__}, {}
-for row, calls in cases.items():
-    try:
-        for i, spec in enumerate(calls):
-            leaves(run(spec), "%s/%d" % (row, i), arrays)
-        status[row] = ["ok", ""]
-    except NotImplementedError as e:
-        status[row] = ["not implemented", str(e)]
-    except Exception as e:
-        status[row] = ["error", "%s: %s" % (type(e).__name__, e)]
-np.savez(out_path + ".npz", **arrays)
-with open(out_path + ".json", "w") as f:
-    json.dump(status, f)
-'''
-
-
-def run_student(root, cases, timeout):
-    """Run the calls {row: [call, ...]} with the rnncap under `root`.
-
-    Returns (status, arrays): status {row: [state, message]} with state "ok", "not implemented"
-    or "error"; arrays {"row/call/path": array} of every numeric output.
-    """
-    with tempfile.TemporaryDirectory(prefix="rnncap-grade-") as tmp:
-        cases_path, out_path = Path(tmp) / "cases.pkl", str(Path(tmp) / "out")
-        with open(cases_path, "wb") as f:
-            pickle.dump(cases, f)
-        try:
-            proc = subprocess.run([sys.executable, "-c", RUNNER, str(cases_path), out_path],
-                                  cwd=tmp, env=exercise.copy_env(root), capture_output=True,
-                                  text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {row: ["error", "timed out after %g s" % timeout] for row in cases}, {}
-        if proc.returncode != 0 or not Path(out_path + ".json").is_file():
-            last = (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
-            return {row: ["error", "the student process failed: " + last] for row in cases}, {}
-        with open(out_path + ".json") as f:
-            status = json.load(f)
-        with np.load(out_path + ".npz", allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    where = Path(status.pop("__file__")).resolve()
-    if not where.is_relative_to(Path(root).resolve()):
-        raise ValueError("grading %s imported rnncap from %s instead" % (root, where))
-    return status, arrays
-
-
-# ----------------------------------------------------------------------------- grading
-
-def graded_checks():
-    """The CHECKS rows whose function holds a solution region in the reference source, and the
-    public functions with regions that no check covers."""
-    functions = exercise.package_functions(Path(__file__).resolve().parents[1])
-    rows = [c for c in CHECKS if (c[0], c[1]) in functions]
-    covered = {(c[0], c[1]) for c in CHECKS}
+    for check in checks.GRADED_CHECKS:
+        for name, module, function in _row_names(check):
+            if (module, function) in functions:
+                rows.append((name, module, function))
+    covered = {(m, f) for c in checks.GRADED_CHECKS for _, m, f in _row_names(c)}
     unchecked = sorted(q for m, q in functions - covered if not q.split(".")[-1].startswith("_"))
     return rows, unchecked
 
 
-def _judge(judge, status, arrays, row):
-    """Result for one row from the student process's status and outputs."""
-    state, message = status.get(row, ["error", "no result"])
-    if len(message) > 100:  # one table line per row
-        message = message[:97] + "..."
-    if state == "not implemented":
-        return Result(row, "not implemented", None, message)
-    if state == "error":
-        return Result(row, "FAIL", None, message)
+def _row_names(check):
+    if isinstance(check, checks.LayerCheck):
+        names = [check.forward] + ([check.backward] if check.backward else [])
+        return [(n, check.module, n) for n in names]
+    if isinstance(check, checks.ModelCheck):
+        return [(checks.method_row(check, "loss"), check.module, check.cls + ".loss")]
+    if isinstance(check, checks.SampleCheck):
+        return [(checks.method_row(check, "sample"), check.module, check.cls + ".sample")]
+    return [(check.name, check.module, check.name)]
 
-    def out(*path):
-        key = "/".join([row] + [str(p) for p in path])
-        if key not in arrays:
-            raise Mismatch("no output at %s" % key.split("/", 1)[1])
-        return arrays[key]
+
+_GROUPS = {}
+
+
+def build_groups(seed=0):
+    """The graded groups for `seed`, with the reference's expected values (cached per process).
+    ValueError when the rnncap running the grader is itself a student copy."""
+    if seed not in _GROUPS:
+        wanted = {name for name, _, _ in graded_rows()[0]}
+        groups = []
+        for check in checks.GRADED_CHECKS:
+            if not any(n in wanted for n, _, _ in _row_names(check)):
+                continue
+            try:
+                group = BUILDERS[type(check)](check, seed)
+            except NotImplementedError as e:
+                raise ValueError("the rnncap running the grader (%s) is itself a student copy "
+                                 "(%s); grade with the instructor's full library"
+                                 % (reference_root(), e))
+            groups.append(group._replace(rows=[r for r in group.rows if r.name in wanted]))
+        _GROUPS[seed] = groups
+    return _GROUPS[seed]
+
+
+# ----------------------------------------------------------------------------- judging
+
+def compare(got, want, label):
+    """Relative error of `got` against `want` (see the module docstring); Mismatch when the
+    shape differs, when a float `want` gets another dtype, or when `got` is not finite."""
+    want = np.asarray(want)
+    if got.shape != want.shape:
+        raise Mismatch("%s has shape %s, expected %s" % (label, got.shape, want.shape))
+    if want.dtype.kind == "f" and got.dtype != want.dtype:
+        raise Mismatch("%s is %s: %s inputs need %s results"
+                       % (label, got.dtype, want.dtype, want.dtype))
+    if got.dtype.kind in "fc":
+        bad = ~np.isfinite(got)
+        if bad.any():
+            what = "NaN" if np.isnan(got).any() else "inf"
+            raise Mismatch("%s contains %s (%d of %d entries)" % (label, what, int(bad.sum()),
+                                                                 got.size))
+    if want.size == 0:
+        return 0.0
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    scale = max(1e-8, float(np.max(np.abs(got) + np.abs(want))))
+    return float(np.max(np.abs(got - want))) / scale
+
+
+def compare_words(got, want, end, label):
+    """Mismatch unless every row of `got` equals `want` up to and including the row's first
+    `end` word in `want` (the whole row when it has none)."""
+    if got.shape != want.shape:
+        raise Mismatch("%s have shape %s, expected %s" % (label, got.shape, want.shape))
+    if got.dtype.kind not in "iu":
+        raise Mismatch("%s are %s, expected integer word indices" % (label, got.dtype))
+    wrong = []
+    for n, row in enumerate(want):
+        stops = np.flatnonzero(row == end)
+        upto = stops[0] + 1 if stops.size else row.size
+        diff = np.flatnonzero(got[n, :upto] != row[:upto])
+        if diff.size:
+            wrong.append((n, int(diff[0])))
+    if wrong:
+        raise Mismatch("%s: %d of %d rows differ from the reference before <END> (row %d, "
+                       "word %d first)" % (label, len(wrong), len(want), *wrong[0]))
+
+
+def _note(text):
+    return text if len(text) <= MAX_NOTE else text[:MAX_NOTE - 3] + "..."
+
+
+def judge(row, outcomes, call_names):
+    """The Result of one row from its group's CallOutcomes."""
+    if row.needs is not None:
+        first = outcomes[row.needs]
+        own = outcomes[row.calls[0]]
+        if first.status != "ok" or own.fallback:
+            if own.status == "not implemented":
+                return Result(row.name, "not implemented", None, own.message)
+            why = first.message or "it returned %s" % first.kind
+            return Result(row.name, "FAIL", None, "needs a working %s (%s)"
+                          % (call_names[row.needs], why))
+    for i in row.calls:
+        o = outcomes[i]
+        if o.status == "not implemented":
+            return Result(row.name, "not implemented", None, o.message)
+        if o.status != "ok":
+            where = "" if len(row.calls) == 1 else " (call %d)" % (i + 1)
+            return Result(row.name, "FAIL", None, o.message + where)
+    worst, failed = 0.0, None
     try:
-        err, note, tol = judge(out)
-    except Mismatch as e:
-        return Result(row, "FAIL", None, str(e))
-    ok = tol is None or bool(err <= tol)
-    return Result(row, "pass" if ok else "FAIL", err, note if ok else "%s (tolerance %g)"
-                  % (note, tol))
+        for e in row.expects:
+            o = outcomes[e.call]
+            if e.path not in o.arrays:
+                raise Mismatch("%s is missing: %s returned %s"
+                               % (e.label, call_names[e.call], o.kind))
+            if e.tol is None:
+                compare_words(o.arrays[e.path], e.value, checks.WORDS["<END>"], e.label)
+                continue
+            err = compare(o.arrays[e.path], e.value, e.label)
+            if err > e.tol and failed is None:
+                failed = (e, err)
+            worst = max(worst, err)
+    except Mismatch as m:
+        return Result(row.name, "FAIL", None, str(m))
+    if not any(e.tol is not None for e in row.expects):
+        return Result(row.name, "pass", None, "")
+    if failed:
+        e, err = failed
+        return Result(row.name, "FAIL", worst, "%s: rel. error %.1e (tolerance %g)"
+                      % (e.label, err, e.tol))
+    return Result(row.name, "pass", worst, "")
 
 
-def grade(root, seed=0, timeout=300):
-    """Grade the student copy at directory `root`.
+def _call_names(group):
+    return [c.get("func") or "%s.%s" % (c["cls"], c["method"]) for c in group.calls]
+
+
+# ----------------------------------------------------------------------------- integrity
+
+def _digest(obj, h):
+    if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
+        a = np.asarray(obj)
+        h.update(b"a" + a.dtype.str.encode() + repr(a.shape).encode() + a.tobytes())
+    elif isinstance(obj, dict):
+        h.update(b"d%d" % len(obj))
+        for k in sorted(obj, key=repr):
+            _digest(k, h)
+            _digest(obj[k], h)
+    elif isinstance(obj, (list, tuple)):
+        h.update(b"l%d" % len(obj))
+        for v in obj:
+            _digest(v, h)
+    else:
+        h.update(b"v" + repr(obj).encode())
+
+
+def digest(groups):
+    """A hash of every input and expected value of the groups."""
+    h = hashlib.sha256()
+    _digest([(g.name, g.calls, [tuple(r) for r in g.rows]) for g in groups], h)
+    return h.hexdigest()
+
+
+def snapshot(package_dir):
+    """{relative path: bytes} of the reference package's files (caches aside)."""
+    package_dir = Path(package_dir)
+    return {p.relative_to(package_dir).as_posix(): p.read_bytes()
+            for p in sorted(package_dir.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def verify(package_dir, snap):
+    """Relative paths of the reference package's files that changed since `snap` (added,
+    removed or rewritten); each is put back as it was. Compiled caches written since are
+    deleted (Python rebuilds them)."""
+    package_dir = Path(package_dir)
+    changed = []
+    now = {}
+    for p in sorted(package_dir.rglob("*")):
+        rel = p.relative_to(package_dir).as_posix()
+        if "__pycache__" in p.parts:
+            continue
+        if p.is_symlink() or p.is_file():
+            now[rel] = p
+    for rel in sorted(set(now) | set(snap)):
+        p = package_dir / rel
+        if rel not in snap:
+            changed.append(rel)
+            p.unlink()
+        elif rel not in now or p.is_symlink() or p.read_bytes() != snap[rel]:
+            changed.append(rel)
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.is_symlink() or p.exists():
+                p.unlink()
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(snap[rel])
+    if changed:
+        for cache in package_dir.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+    return changed
+
+
+# ----------------------------------------------------------------------------- grading
+
+class Report:
+    """One submission's grade: results (list of Result), seconds it took, bound (the longest
+    it could have taken), and error (why it could not be graded, else None)."""
+
+    def __init__(self, name, results, seconds=0.0, bound=0.0, error=None):
+        self.name, self.results, self.seconds, self.bound, self.error = \
+            name, results, seconds, bound, error
+
+    @property
+    def passed(self):
+        return sum(r.status == "pass" for r in self.results)
+
+    def to_json(self):
+        """Gradescope's results.json: one test per row, 1 point each."""
+        tests = [{"name": r.name, "score": 1.0 if r.status == "pass" else 0.0,
+                  "max_score": 1.0, "status": "passed" if r.status == "pass" else "failed",
+                  "output": "%s: %s" % (r.status, r.note) if r.note else r.status,
+                  "visibility": "visible",
+                  "extra_data": {"result": r.status, "rel_error": r.error}}
+                 for r in self.results]
+        summary = "%d of %d functions pass." % (self.passed, len(self.results))
+        if self.error:
+            summary = "Not graded: %s" % self.error
+        return {"score": float(self.passed), "output": summary, "tests": tests,
+                "extra_data": {"submission": self.name, "error": self.error}}
+
+
+_RUNTIME = {}
+
+
+def _runtime():
+    """This process's sandbox.Runtime (made on first use, removed when the process exits)."""
+    if "runtime" not in _RUNTIME or not os.path.isdir(_RUNTIME["runtime"].path):
+        import atexit
+
+        parent = tempfile.mkdtemp(prefix="rnncap-runtime-")
+        os.chmod(parent, 0o711)
+        atexit.register(shutil.rmtree, parent, True)
+        _RUNTIME["dir"] = parent
+        copy_stdlib = os.geteuid() == 0 and not sandbox.readable_by_all(os.__file__)
+        _RUNTIME["runtime"] = sandbox.make_runtime(parent, copy_stdlib)
+    return _RUNTIME["runtime"]
+
+
+def _remove_runtime():
+    if "dir" in _RUNTIME:
+        shutil.rmtree(_RUNTIME.pop("dir"), ignore_errors=True)
+        _RUNTIME.pop("runtime", None)
+
+
+class Session:
+    """Grading state shared by the submissions one process grades: the expected values, a
+    numpy copy for the sandboxes, a sandbox user id (as root), and snapshots of the grader's
+    own files and expected values. Use as a context manager.
 
     Inputs:
-    - root: a directory holding the student's rnncap package (rnncap/__init__.py)
-    - seed: seed of the check inputs (each row draws from its own Generator)
-    - timeout: seconds the student process may run
-
-    Returns a tuple of:
-    - results: list of Result, one per graded function, in table order
-    - unchecked: qualified names of public functions with regions that no check covers
+    - seed: seed of the check inputs
+    - timeout: seconds each group of calls may run
+    - groups: build_groups(seed), when the caller has it already
     """
-    root = Path(root).resolve()
-    if not (root / "rnncap" / "__init__.py").is_file():
-        raise FileNotFoundError("%s holds no rnncap package (rnncap/__init__.py)" % root)
-    rows, unchecked = graded_checks()
-    ref = importlib.import_module  # the reference: this process's own rnncap
-    cases, judges = {}, {}
-    for module, name, build in rows:
+
+    def __init__(self, seed=0, timeout=DEFAULT_TIMEOUT, groups=None):
+        self.seed, self.timeout = seed, float(timeout)
+        self.groups = groups if groups is not None else build_groups(seed)
+        self.digest = digest(self.groups)
+        self.package = reference_root()
+        self.files = snapshot(self.package)
+        self.tmp = Path(tempfile.mkdtemp(prefix="rnncap-grade-"))
+        os.chmod(self.tmp, 0o711)
+        self.slot = None
         try:
-            cases[name], judges[name] = build(ref, np.random.default_rng(seed))
-        except NotImplementedError as e:
-            raise ValueError("the rnncap running the grader (%s) is itself a student copy (%s); "
-                             "grade with the instructor's full library"
-                             % (Path(__file__).resolve().parents[1], e))
-    status, arrays = run_student(root, cases, timeout)
-    results = [_judge(judges[name], status, arrays, name) for _, name, _ in rows]
-    return results, unchecked
+            if os.geteuid() == 0 and not sandbox.reachable_by_all(self.tmp):
+                raise GraderError("the sandbox user cannot reach the temporary directory %s; set "
+                                  "TMPDIR to one every user can (e.g. /tmp)" % self.tmp.parent)
+            self.runtime = _runtime()
+            if os.geteuid() == 0:
+                self.slot = sandbox.UidSlot()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def rows(self):
+        return [r.name for g in self.groups for r in g.rows]
+
+    def bound(self):
+        return sandbox.bound(len(self.groups), self.timeout)
+
+    def grade(self, path, name=None):
+        """Grade the submission at `path` (a directory or a .zip); returns a Report. Raises
+        GraderTampered when the grader's files or expected values changed meanwhile."""
+        name = name or submission_names([path])[0]
+        scratch = Path(tempfile.mkdtemp(prefix="unzip-", dir=self.tmp))
+        try:
+            try:
+                package = open_submission(path, scratch)
+                box = sandbox.Sandbox(package, self.tmp, self.runtime,
+                                      self.slot.uid if self.slot else None, self.timeout)
+            except (SubmissionError, ValueError) as e:
+                results = [Result(n, "FAIL", None, "not graded") for n in self.rows]
+                return Report(name, results, 0.0, self.bound(), escape(str(e)))
+            try:
+                outcomes, seconds = box.run(self.groups)
+            finally:
+                shutil.rmtree(box.work, ignore_errors=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.check_integrity(name)
+        results = [judge(row, outcomes[g.name], _call_names(g))
+                   for g in self.groups for row in g.rows]
+        results = [r._replace(note=escape(r.note)) for r in results]
+        return Report(name, results, seconds, self.bound())
+
+    def check_integrity(self, name):
+        changed = verify(self.package, self.files)
+        if digest(self.groups) != self.digest:
+            changed.append("(the expected values in memory)")
+        if changed:
+            raise GraderTampered("the grader's own files changed while %s was graded: %s "
+                                 "(put back); no grade is reported"
+                                 % (name, ", ".join(changed[:5])))
+
+    def close(self):
+        if self.slot is not None:
+            self.slot.close()
+            self.slot = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
-def score(results):
-    """Percentage of rows that pass (0 for no rows)."""
-    return 100.0 * sum(r.status == "pass" for r in results) / len(results) if results else 0.0
+def grade(path, seed=0, timeout=DEFAULT_TIMEOUT):
+    """Grade the submission at `path` (a directory or a .zip holding an rnncap package).
+
+    Inputs:
+    - path: the submission
+    - seed: seed of the check inputs (each check draws from its own Generator)
+    - timeout: seconds each group of calls (a forward and its backward, a model's loss for one
+      cell, ...) may run
+
+    Returns a Report (.results, one Result per graded row in table order; .error when the
+    submission could not be graded at all).
+    """
+    with Session(seed, timeout) as session:
+        return session.grade(path)
 
 
-def format_table(results):
+def warnings_for_root():
+    """Warnings about what the sandbox user could read (as root): the reference itself."""
+    if os.geteuid() != 0:
+        return []
+    if sandbox.readable_by_all(reference_root() / "rnn_layers.py"):
+        return ["the reference rnncap at %s is readable by every user, so a submission could "
+                "read it by its path; for untrusted code install it where only root can read "
+                "(the Gradescope bundle does)" % reference_root()]
+    return []
+
+
+# ----------------------------------------------------------------------------- many at once
+
+def format_table(report):
     """The score table: function, result, relative error, note; then the total."""
+    results = report.results
     width = max([len("function")] + [len(r.name) for r in results])
     lines = ["%-*s  %-15s  %-10s  %s" % (width, "function", "result", "rel. error", "note")]
     for r in results:
         err = "-" if r.error is None else "%.2e" % r.error
-        lines.append(("%-*s  %-15s  %-10s  %s" % (width, r.name, r.status, err, r.note)).rstrip())
-    passed = sum(r.status == "pass" for r in results)
-    lines.append("total: %d of %d passed (%.0f%%)" % (passed, len(results), score(results)))
+        lines.append(("%-*s  %-15s  %-10s  %s" % (width, r.name, r.status, err,
+                                                   _note(r.note))).rstrip())
+    n = len(results)
+    lines.append("total: %d of %d passed (%.0f%%)" % (report.passed, n,
+                                                      100.0 * report.passed / n if n else 0))
     return "\n".join(lines)
+
+
+_WORKER = {}
+
+
+def _worker_init(seed, timeout, groups):
+    from multiprocessing.util import Finalize
+
+    session = Session(seed, timeout, groups)
+    _WORKER["session"] = session
+    Finalize(session, session.close, exitpriority=10)
+    Finalize(session, _remove_runtime, exitpriority=9)  # atexit does not run in workers
+
+
+def _worker_grade(path, name):
+    return _WORKER["session"].grade(path, name)
+
+
+def submission_names(paths):
+    """A distinct, file-name-safe name per submission (its base name, .zip stripped)."""
+    names, seen = [], {}
+    for p in paths:
+        p = Path(p)
+        base = p.stem if p.suffix.lower() == ".zip" else p.name
+        base = "".join(c if c.isalnum() or c in "._-" else "_" for c in base) or "submission"
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else "%s-%d" % (base, seen[base]))
+    return names
+
+
+def grade_many(paths, jobs=1, seed=0, timeout=DEFAULT_TIMEOUT, progress=None):
+    """Grade several submissions, `jobs` at a time in worker processes.
+
+    Returns (rows, reports): the row names, and a Report per path in the given order.
+    progress: a file for the progress bar (None: none). Raises GraderTampered (nothing is
+    reported then) and GraderError.
+    """
+    groups = build_groups(seed)
+    names = submission_names(paths)
+    package, files, before = reference_root(), snapshot(reference_root()), digest(groups)
+    reports = [None] * len(paths)
+    bar = None
+    if progress is not None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), file=progress, unit="submission", desc="grading")
+    try:
+        if jobs == 1:
+            with Session(seed, timeout, groups) as session:
+                for i, (p, n) in enumerate(zip(paths, names)):
+                    reports[i] = session.grade(p, n)
+                    if bar:
+                        bar.update(1)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                                     initargs=(seed, timeout, groups)) as pool:
+                futures = {pool.submit(_worker_grade, str(p), n): i
+                           for i, (p, n) in enumerate(zip(paths, names))}
+                try:
+                    for future in as_completed(futures):
+                        reports[futures[future]] = future.result()
+                        if bar:
+                            bar.update(1)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        if bar:
+            bar.close()
+    changed = verify(package, files)
+    if changed or digest(groups) != before:
+        raise GraderTampered("the grader's own files changed during grading: %s (put back); "
+                             "no grade is reported" % ", ".join(changed[:5] or ["expected values"]))
+    return [r.name for g in groups for r in g.rows], reports
+
+
+def write_csv(path, rows, reports):
+    """One line per submission: its name, 1 or 0 per row, the total, and why it could not be
+    graded (empty when it was)."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["submission"] + rows + ["total", "error"])
+        for report in reports:
+            name = report.name if not report.name.startswith(("=", "+", "-", "@")) \
+                else "'" + report.name
+            cells = ([""] * len(rows) if report.error else
+                     [int(r.status == "pass") for r in report.results])
+            out.writerow([name] + cells + [report.passed, report.error or ""])
+
+
+def write_json(path, report):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report.to_json(), f, indent=1)
+        f.write("\n")
