@@ -44,7 +44,8 @@ class TorchCaptioningTransformer(nn.Module):
             for l, mod in enumerate(self.decoder.layers):
                 p = {k[len("layers.%d." % l):]: v for k, v in params.items()
                      if k.startswith("layers.%d." % l)}
-                for attn, name in ((mod.self_attn, "self_attn"), (mod.multihead_attn, "cross_attn")):
+                for attn, name in ((mod.self_attn, "self_attn"),
+                                   (mod.multihead_attn, "cross_attn")):
                     attn.in_proj_weight.copy_(_t(np.concatenate(
                         [p[name + ".Wq"].T, p[name + ".Wk"].T, p[name + ".Wv"].T])))
                     attn.in_proj_bias.copy_(_t(np.concatenate(
@@ -98,8 +99,10 @@ class TorchCaptioningTransformer(nn.Module):
             for i in (1, 2, 3):
                 g[pre + "norm%d.gamma" % i] = getattr(mod, "norm%d" % i).weight.grad
                 g[pre + "norm%d.beta" % i] = getattr(mod, "norm%d" % i).bias.grad
-            g.update({pre + "ffn.W1": mod.linear1.weight.grad.T, pre + "ffn.b1": mod.linear1.bias.grad,
-                      pre + "ffn.W2": mod.linear2.weight.grad.T, pre + "ffn.b2": mod.linear2.bias.grad})
+            g.update({pre + "ffn.W1": mod.linear1.weight.grad.T,
+                      pre + "ffn.b1": mod.linear1.bias.grad,
+                      pre + "ffn.W2": mod.linear2.weight.grad.T,
+                      pre + "ffn.b2": mod.linear2.bias.grad})
         return g
 
     @torch.inference_mode()

@@ -66,7 +66,8 @@ def timed(fn):
 
 
 def alternate(fns, warmup, repeats):
-    """[(median wall, median cpu)] of each function, run in alternation (order swapped each round)."""
+    """[(median wall, median cpu)] of each function, run in alternation (order swapped every
+    round)."""
     for fn in fns:
         for _ in range(warmup):
             fn()

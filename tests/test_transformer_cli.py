@@ -174,7 +174,7 @@ def test_resume_a_transformer_run(data_dir, tmp_path, capsys):
 def test_transformer_defaults_differ_from_the_rnn_ones():
     from rnncap.commands.common import model_defaults
     rnn, transformer = model_defaults("rnn"), model_defaults("transformer")
-    assert rnn["lr"] == 5e-3 and transformer["lr"] == 1e-3
+    assert rnn["lr"] == 5e-3 and transformer["lr"] == 2e-3
     assert transformer["batch_size"] == rnn["batch_size"]
 
 

@@ -28,16 +28,17 @@ TRAIN_DEFAULTS = {
 
 
 # Defaults of `rnncap train --model transformer` where they differ from the above (the options
-# without a say here, such as --batch-size, share TRAIN_DEFAULTS).
+# without a say here, such as --batch-size, share TRAIN_DEFAULTS). With these it reaches val
+# BLEU-4 0.72 (greedy) on the built-in data (benchmarks/README.md has the time).
 TRANSFORMER_DEFAULTS = {
-    "lr": 1e-3,
+    "lr": 2e-3,
     "lr_decay": 0.9,
     "clip": 5.0,
-    "wordvec_dim": 128,
+    "wordvec_dim": 64,
     "epochs": 8,
     "heads": 4,
     "layers": 2,
-    "ffn_dim": 512,
+    "ffn_dim": 256,
     "activation": "relu",
     "dropout": 0.0,
 }
