@@ -1,5 +1,5 @@
-"""Write RNN_Captioning.ipynb, LSTM_Captioning.ipynb and Attention_Captioning.ipynb from the
-cell texts in this file.
+"""Write RNN_Captioning.ipynb, LSTM_Captioning.ipynb, Attention_Captioning.ipynb and
+Transformer_Captioning.ipynb from the cell texts in this file.
 
 Edit the cells here, then run `python notebooks/build_notebooks.py`. The notebooks are written
 without outputs and with fixed cell ids, so that a rebuild of unchanged text is byte-identical
@@ -17,7 +17,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb", "Attention_Captioning.ipynb")
+NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb", "Attention_Captioning.ipynb",
+             "Transformer_Captioning.ipynb")
 
 
 def md(text):
@@ -1529,6 +1530,573 @@ def attention_notebook():
     ]
 
 
+def _indented(text):
+    """A literal's continuation lines indented like the code cell templates (12 spaces)."""
+    return text.replace("\n", "\n" + " " * 12)
+
+
+# PyTorch's outputs (tests/fixtures/transformer/make_fixtures.py prints them).
+SELF = """expected_self_attn_out = np.asarray([
+    [[-1.33043851, 3.67381468, -0.10130833, -0.60094935, -1.74181314,
+      0.70437331, 2.05483977, -1.46110731],
+     [-1.95656144, 1.68946931, -2.52267445, 0.10501076, -1.14246746,
+      -0.64669877, 2.53444439, -5.28056701],
+     [-2.55247898, 1.99361894, -3.52973720, 0.07346353, -1.39109940,
+      -0.68433181, 2.76658444, -6.18162292]],
+    [[-1.20245385, 0.70016180, -0.96390008, -1.30838862, -0.43747377,
+      0.56780382, -0.07218875, -6.15804374],
+     [-2.71998210, 0.70464585, -5.41942579, 1.84430789, -1.67977958,
+      -1.75653662, 4.14321559, -8.71048069],
+     [-2.00679222, 0.72053110, -3.21893962, 0.53990833, -1.06912303,
+      -0.75101534, 2.45579583, -7.82086771]]])"""
+MASKED = """expected_masked_attn_out = np.asarray([
+    [[0.02557318, 2.88498228, 1.58995965, -2.03346865, -1.43508930,
+      2.10584043, -0.52717518, -1.28342796],
+     [-1.05576151, 2.73083901, 0.67154871, -0.30840650, -1.08429187,
+      0.99284598, 1.43060743, -2.96208983],
+     [-1.51843371, 3.18869947, 1.45131097, -2.37393808, 0.83725279,
+      2.66351404, -2.27838502, -3.59876654]],
+    [[-0.48972772, 1.18529447, 0.39903132, -1.56730384, -0.70347752,
+      1.52616748, -0.04642370, -2.69651795],
+     [0.26273931, 2.30320338, 2.74580514, -1.47970862, -1.75209327,
+      2.40703937, 0.70839797, 0.46325023],
+     [0.00570808, 2.03543907, 2.41521328, -2.06167170, -0.47680387,
+      2.53855184, -0.79151848, -0.27128139]]])"""
+POSITIONS = """expected_positions = np.asarray([
+    [0.00000000, 1.00000000, 0.00000000, 1.00000000, 0.00000000,
+     1.00000000],
+    [0.84147098, 0.54030231, 0.04639922, 0.99892298, 0.00215443,
+     0.99999768],
+    [0.90929743, -0.41614684, 0.09269850, 0.99569422, 0.00430886,
+     0.99999072],
+    [0.14112001, -0.98999250, 0.13879810, 0.99032070, 0.00646326,
+     0.99997911]])"""
+DECODER = """expected_decoder_out = np.asarray([
+    [[1.47312958, -1.81335662, 0.39076261, 0.74288951, 0.71374335,
+      -0.82939151, -0.15670500, 0.22052703],
+     [1.03052686, -1.66026895, 0.94729641, -0.38977814, 1.37660426,
+      -0.64143693, -0.45597667, 0.58362702],
+     [1.32652463, -1.72031102, -0.06031557, 0.33080183, 0.88312430,
+      -0.54776743, -0.50666086, 0.99896527]],
+    [[-0.46218897, -1.48427814, -0.21060782, 0.27076163, 2.22797197,
+      0.67171923, -0.07317855, -0.13329527],
+     [-0.45745350, -0.56255801, 0.15848119, -0.92570105, 2.07500374,
+      1.42607854, -0.00807307, -0.88415077],
+     [-0.46032899, -0.40462371, -0.08375133, -0.75675245, 1.93105010,
+      1.45302819, 0.40521564, -1.28266588]]])"""
+
+
+# ============================================================================ the Transformer
+# The expected values of the forward checks come from PyTorch: the CS231n modules, written in
+# tests/fixtures/transformer/make_fixtures.py, run on the same numpy draws (that script prints
+# them). The model's loss is the CS231n notebook's check (every parameter set to linspace values).
+
+def transformer_setup_cells():
+    return [
+        md("""
+            ## The layers
+
+            `rnncap/transformer_layers.py` holds the layers of a Transformer decoder, written in
+            NumPy with their backward passes, in the CS231n API: every forward returns
+            `(out, cache)`, every weight `W` has shape (in, out) and is applied as `x @ W + b`.
+            """),
+        code("""
+            from rnncap.transformer_layers import *
+            from rnncap.classifiers.transformer import CaptioningTransformer
+            """),
+    ]
+
+
+def transformer_layer_cells():
+    return [
+        md("""
+            ## Multi-head attention
+
+            Attention lets every position of a sequence gather information from the positions of
+            another one (or of itself). Each query vector is compared with every key vector; the
+            softmax of the scaled scores gives weights, and the output is the weighted sum of the
+            value vectors. With query $Q$ (S, E) and key and value $K$, $V$ (T, E) of one image:
+
+            $$\\text{Attention}(Q, K, V) = \\text{softmax}\\left(\\frac{Q W_q (K W_k)^T}{\\sqrt{d}}\\right) V W_v$$
+
+            (biases left out). **Multi-head** attention splits the E columns of the projections
+            into H heads of $d = E / H$ columns, runs attention in every head on its own, puts
+            the H results side by side again and mixes them with $W_o$. Each head can look for
+            something else. Dividing by $\\sqrt{d}$ keeps the scores from growing with the head
+            size, where the softmax would saturate.
+
+            A **mask** of shape (S, T) blocks pairs: where it is 0 or False, query $i$ may not
+            look at key $j$ (its score becomes $-\\infty$, its weight 0). The decoder uses this to
+            stop a word from looking at the words after it.
+
+            `multihead_attention_forward(query, key, value, params, num_heads, attn_mask)`: the
+            expected values below come from PyTorch (CS231n's `MultiHeadAttention` module with
+            the same weights), so the errors should be around `1e-8` (the values are rounded to
+            8 digits).
+            """),
+        code("""
+            np.random.seed(231)
+            N, S, T, E = 2, 3, 4, 8
+            query, key, value = (np.random.randn(N, L, E) for L in (S, T, T))
+            attn_params = {k: 0.5 * np.random.randn(*((E, E) if k[0] == 'W' else (E,)))
+                           for k in ['Wq', 'bq', 'Wk', 'bk', 'Wv', 'bv', 'Wo', 'bo']}
+            mask = np.array([[1, 0, 0, 1], [1, 1, 0, 0], [1, 1, 1, 1]])
+
+            self_attn_out, _ = multihead_attention_forward(query, query, query, attn_params, 2)
+            masked_attn_out, _ = multihead_attention_forward(query, key, value, attn_params, 2,
+                                                             attn_mask=mask)
+
+            @SELF@
+
+            @MASKED@
+
+            print('self_attn_out relative error: %.2e' % rel_error(expected_self_attn_out, self_attn_out))
+            print('masked_attn_out relative error: %.2e' % rel_error(expected_masked_attn_out, masked_attn_out))
+            """.replace("@SELF@", _indented(SELF)).replace("@MASKED@", _indented(MASKED))),
+        md("""
+            ### Its backward pass
+
+            Backward through a softmax: for one row with weights $w$ and upstream gradient $g$,
+            $\\partial L / \\partial s = w \\odot (g - \\sum_j g_j w_j)$. Every input and every
+            parameter gets a gradient; we compare each with centred differences.
+
+            One of them is special: the gradient of the key bias `bk` is exactly zero. (Why?
+            That is Inline Question 1.) Its numeric estimate is pure rounding noise, around
+            `1e-11`, so we print its largest entry instead of a relative error.
+            """),
+        code("""
+            out, cache = multihead_attention_forward(query, key, value, attn_params, 2, attn_mask=mask)
+            dout = np.random.randn(*out.shape)
+            dquery, dkey, dvalue, dparams = multihead_attention_backward(dout, cache)
+
+            f = lambda: multihead_attention_forward(query, key, value, attn_params, 2, attn_mask=mask)[0]
+            for name, x, dx in [('dquery', query, dquery), ('dkey', key, dkey), ('dvalue', value, dvalue)]:
+                dx_num = eval_numerical_gradient_array(lambda _: f(), x, dout)
+                print('%-7s relative error: %.2e' % (name, rel_error(dx_num, dx)))
+            for name in attn_params:
+                num = eval_numerical_gradient_array(lambda _: f(), attn_params[name], dout)
+                if name == 'bk':
+                    print('d%s    largest entry: %.1e (numeric: %.1e)'
+                          % (name, np.abs(dparams[name]).max(), np.abs(num).max()))
+                else:
+                    print('d%-6s relative error: %.2e' % (name, rel_error(num, dparams[name])))
+            """),
+        md("""
+            ## Positional encoding
+
+            Attention itself does not know the order of the words: permute the keys and values
+            and the output does not change. The Transformer therefore adds to every word vector
+            a vector that depends on its position $t$, with sines and cosines of different
+            frequencies:
+
+            $$P_{t, 2i} = \\sin\\left(t \\cdot 10000^{-2i/E}\\right), \\qquad
+              P_{t, 2i+1} = \\cos\\left(t \\cdot 10000^{-2i/E}\\right).$$
+
+            `positional_encoding(max_len, embed_dim)` returns the table $P$; the model adds its
+            first T rows to the word vectors. The expected values are PyTorch's.
+            """),
+        code("""
+            @POSITIONS@
+
+            P = positional_encoding(4, 6)
+            print('positions relative error: %.2e' % rel_error(expected_positions, P))
+            """.replace("@POSITIONS@", _indented(POSITIONS))),
+        md("""
+            ## Layer normalisation
+
+            Each sublayer's output is normalised over its E features, one position at a time:
+            subtract the mean, divide by the standard deviation (with the biased variance and a
+            small `eps`), then scale by $\\gamma$ and shift by $\\beta$. With $\\gamma = 1$ and
+            $\\beta = 0$ every row of the output has mean 0 and variance 1 (up to `eps`).
+
+            The gradient `dx` sums to zero over each row (shifting a row does not change its
+            normalised values), so some of its entries are close to zero; their relative errors,
+            and with them the largest one that `rel_error` reports, come out around `1e-7`.
+            """),
+        code("""
+            np.random.seed(231)
+            x = np.random.randn(4, 5, 6)
+            gamma, beta = 1 + 0.1 * np.random.randn(6), 0.1 * np.random.randn(6)
+
+            out, _ = layernorm_forward(x, np.ones(6), np.zeros(6))
+            print('row means, largest:     %.1e' % np.abs(out.mean(axis=-1)).max())
+            print('row variances - 1, largest: %.1e' % np.abs(out.var(axis=-1) - 1).max())
+
+            out, cache = layernorm_forward(x, gamma, beta)
+            dout = np.random.randn(*out.shape)
+            dx, dgamma, dbeta = layernorm_backward(dout, cache)
+            f = lambda _: layernorm_forward(x, gamma, beta)[0]
+            print('dx relative error: %.2e' % rel_error(eval_numerical_gradient_array(f, x, dout), dx))
+            print('dgamma relative error: %.2e' % rel_error(eval_numerical_gradient_array(f, gamma, dout), dgamma))
+            print('dbeta relative error: %.2e' % rel_error(eval_numerical_gradient_array(f, beta, dout), dbeta))
+            """),
+        md("""
+            ## ReLU and the exact GELU
+
+            The feed-forward network of each layer applies an activation between its two affine
+            maps: ReLU in the CS231n notebooks of 2021-2024, the exact GELU, $x \\Phi(x)$ with
+            $\\Phi$ the standard normal CDF, since 2025. $\\Phi(x) = (1 + \\mathrm{erf}(x /
+            \\sqrt{2})) / 2$, and NumPy has no `erf`: `rnncap.transformer_layers.erf` computes it
+            (a power series for small $|x|$, a continued fraction beyond) to double precision.
+            Python's `math.erf` is our yardstick.
+            """),
+        code("""
+            import math
+
+            x = np.linspace(-8, 8, 100001)
+            print('erf, largest absolute error: %.1e' % np.abs(erf(x) - np.vectorize(math.erf)(x)).max())
+
+            np.random.seed(231)
+            x = np.random.randn(4, 5)
+            for name, forward, backward in [('relu', relu_forward, relu_backward),
+                                            ('gelu', gelu_forward, gelu_backward)]:
+                out, cache = forward(x)
+                dout = np.random.randn(*x.shape)
+                dx_num = eval_numerical_gradient_array(lambda x: forward(x)[0], x, dout)
+                print('%s dx relative error: %.2e' % (name, rel_error(dx_num, backward(dout, cache))))
+            """),
+        md("""
+            ## The decoder layer
+
+            A decoder layer (post-norm, as in CS231n and PyTorch's default) has three sublayers,
+            each followed by a residual connection and a layer norm:
+
+            $$x_1 = \\text{LN}_1(\\text{tgt} + \\text{SelfAttn}(\\text{tgt}, \\text{tgt}, \\text{tgt}, \\text{mask}))$$
+            $$x_2 = \\text{LN}_2(x_1 + \\text{CrossAttn}(x_1, \\text{memory}, \\text{memory}))$$
+            $$\\text{out} = \\text{LN}_3(x_2 + \\text{act}(x_2 W_1 + b_1) W_2 + b_2)$$
+
+            Self-attention lets each word look at the words before it (the causal mask);
+            cross-attention lets it look at the image, the `memory`. The parameters are one dict
+            with the keys `self_attn.Wq` ... `ffn.b2` (`DECODER_LAYER_KEYS`). Again the expected
+            output is PyTorch's (CS231n's 2025-2026 layer, with GELU).
+            """),
+        code("""
+            np.random.seed(231)
+            for _ in range(3):  # the attention check's query, key and value
+                np.random.randn(N, S if _ == 0 else T, E)
+            for k in ['Wq', 'bq', 'Wk', 'bk', 'Wv', 'bv', 'Wo', 'bo']:  # and its parameters
+                np.random.randn(*((E, E) if k[0] == 'W' else (E,)))
+            tgt, memory = np.random.randn(N, S, E), np.random.randn(N, 2, E)
+            layer_params = {}
+            for attn in ['self_attn', 'cross_attn']:
+                for k in ['Wq', 'bq', 'Wk', 'bk', 'Wv', 'bv', 'Wo', 'bo']:
+                    layer_params[attn + '.' + k] = 0.5 * np.random.randn(*((E, E) if k[0] == 'W' else (E,)))
+            for i in (1, 2, 3):
+                layer_params['norm%d.gamma' % i] = 1 + 0.1 * np.random.randn(E)
+                layer_params['norm%d.beta' % i] = 0.1 * np.random.randn(E)
+            F = 16
+            layer_params['ffn.W1'], layer_params['ffn.b1'] = 0.5 * np.random.randn(E, F), 0.5 * np.random.randn(F)
+            layer_params['ffn.W2'], layer_params['ffn.b2'] = 0.5 * np.random.randn(F, E), 0.5 * np.random.randn(E)
+            causal = np.tril(np.ones((S, S)))
+
+            decoder_out, _ = transformer_decoder_layer_forward(tgt, memory, layer_params, 2, causal,
+                                                               activation='gelu')
+
+            @DECODER@
+
+            print('decoder_out relative error: %.2e' % rel_error(expected_decoder_out, decoder_out))
+            """.replace("@DECODER@", _indented(DECODER))),
+        md("""
+            Its backward pass runs the sublayers in reverse. A residual connection $x + f(x)$
+            passes its gradient to both terms; the memory feeds cross-attention's key and value,
+            and `tgt` self-attention's query, key and value, so those gradients add up.
+            """),
+        code("""
+            out, cache = transformer_decoder_layer_forward(tgt, memory, layer_params, 2, causal,
+                                                           activation='gelu')
+            dout = np.random.randn(*out.shape)
+            dtgt, dmemory, dlayer = transformer_decoder_layer_backward(dout, cache)
+
+            f = lambda _: transformer_decoder_layer_forward(tgt, memory, layer_params, 2, causal,
+                                                            activation='gelu')[0]
+            print('dtgt relative error: %.2e' % rel_error(eval_numerical_gradient_array(f, tgt, dout), dtgt))
+            print('dmemory relative error: %.2e' % rel_error(eval_numerical_gradient_array(f, memory, dout), dmemory))
+            worst = max(((rel_error(eval_numerical_gradient_array(f, layer_params[k], dout), dlayer[k]), k)
+                         for k in DECODER_LAYER_KEYS if not k.endswith('bk')))
+            print('dparams largest relative error: %.2e (%s)' % worst)
+            """),
+    ]
+
+
+def transformer_model_cells():
+    return [
+        md("""
+            ## The captioning Transformer
+
+            `CaptioningTransformer` in `rnncap/classifiers/transformer.py` puts the layers
+            together:
+
+            1. the image features (N, D) are projected to the model's width W: a memory of one
+               vector per image (`W_proj`, `b_proj`);
+            2. the caption without its last word, `captions[:, :-1]`, goes through the word
+               embedding, plus the positional encoding;
+            3. the decoder layers read it, with a causal mask (a word sees the words before it
+               and itself) and cross-attention to the memory;
+            4. a temporal affine layer scores every word of the vocabulary at every position;
+            5. the loss is the softmax cross-entropy at the positions whose target
+               (`captions[:, 1:]`) is not `<NULL>`, **summed and divided by N x T**, as CS231n's
+               Transformer solver does. That is the RNN's loss (summed, divided by N) divided by
+               T, the number of positions.
+
+            The `<NULL>` word's vector gets no gradient: it is padding. The CS231n check sets
+            every parameter to evenly spaced values; the expected loss comes from PyTorch
+            (CS231n's model in eval mode, ReLU).
+            """),
+        code("""
+            N, D, W = 4, 20, 30
+            word_to_idx = {'<NULL>': 0, 'cat': 2, 'dog': 3}
+            V = len(word_to_idx)
+            T = 3
+
+            transformer = CaptioningTransformer(word_to_idx, input_dim=D, wordvec_dim=W,
+                                                num_heads=2, num_layers=2, max_length=30,
+                                                dtype=np.float64)
+
+            # Set all model parameters to fixed values (PyTorch keeps a Linear's weight as
+            # (out, in), rnncap as (in, out): the same values, transposed)
+            for k, v in transformer.params.items():
+                values = np.linspace(-1.4, 1.3, num=v.size)
+                linear = v.ndim == 2 and k != 'W_embed'
+                transformer.params[k] = values.reshape(v.shape[::-1]).T if linear else values.reshape(v.shape)
+
+            features = np.linspace(-1.5, 0.3, num=N * D).reshape(N, D)
+            captions = (np.arange(N * T) % V).reshape(N, T)
+            captions = np.hstack([captions, [[1], [0], [2], [1]]])  # a target after the last word
+
+            loss, grads = transformer.loss(features, captions)
+            expected_loss = 10.993646118016
+
+            print('loss: %.11f   expected loss: %.11f' % (loss, expected_loss))
+            print('loss relative error: %.2e' % rel_error(expected_loss, loss))
+            """),
+        md("""
+            Now every gradient of the loss, against centred differences, on a small model. The
+            error printed is relative to each gradient's size (the largest entry), because a
+            whole model has some entries near zero. Three kinds of parameters have a gradient
+            that is exactly zero: the key biases, and, with a single memory vector per image,
+            cross-attention's query and key weights (Inline Question 1 again); their numeric
+            gradients are only rounding noise.
+            """),
+        code("""
+            np.random.seed(231)
+            word_to_idx = {'<NULL>': 0, '<START>': 1, '<END>': 2, 'circle': 3, 'square': 4}
+            model = CaptioningTransformer(word_to_idx, input_dim=4, wordvec_dim=6, num_heads=3,
+                                          num_layers=2, dim_feedforward=5, max_length=10,
+                                          dtype=np.float64)
+            for k, v in model.params.items():  # weights of a trained scale, not 0.02
+                model.params[k] = 0.5 * np.random.randn(*v.shape) + (1.0 if k.endswith('gamma') else 0.0)
+            features = np.random.randn(2, 4)
+            captions = np.array([[1, 3, 4, 2, 0], [1, 4, 4, 3, 2]])
+
+            loss, grads = model.loss(features, captions)
+            zero, errors = [], {}
+            for name in grads:
+                f = lambda _: model.loss(features, captions)[0]
+                num = eval_numerical_gradient(f, model.params[name], verbose=False)
+                if name.endswith('attn.bk') or name.endswith(('cross_attn.Wq', 'cross_attn.bq', 'cross_attn.Wk')):
+                    zero.append(max(np.abs(grads[name]).max(), np.abs(num).max()))
+                else:
+                    errors[name] = np.abs(num - grads[name]).max() / np.max(np.abs(num) + np.abs(grads[name]))
+            worst = max(errors, key=errors.get)
+            print('%d gradients: largest relative error %.2e (%s)' % (len(errors), errors[worst], worst))
+            print('%d exactly-zero gradients: largest entry %.1e' % (len(zero), max(zero)))
+            print("<NULL>'s word vector gets no gradient:", not grads['W_embed'][0].any())
+            """),
+        md("""
+            ## Overfit a small dataset
+
+            As in the CS231n notebook, a correct model memorises 50 training captions: Adam with
+            learning rate 1e-3, 100 epochs of 2 minibatches of 25. CS231n's model has word
+            vectors of 256 and feed-forward networks of 2048 units
+            (`rnncap overfit --model transformer` runs exactly that); to keep this notebook
+            quick we use 128 and 256, which memorise the captions just as well.
+            """),
+        code("""
+            np.random.seed(231)
+
+            small_data = load_coco_data(data_dir, max_train=50)
+
+            transformer = CaptioningTransformer(
+                word_to_idx=data['word_to_idx'],
+                input_dim=data['train_features'].shape[1],
+                wordvec_dim=128,
+                num_heads=2,
+                num_layers=2,
+                max_length=30,
+                dim_feedforward=256,
+            )
+
+            transformer_solver = CaptioningSolver(
+                transformer, small_data,
+                update_rule='adam',
+                num_epochs=100,
+                batch_size=25,
+                optim_config={'learning_rate': 1e-3},
+                verbose=True, print_every=20,
+            )
+
+            tic = time.time()
+            transformer_solver.train()
+            print('Training took %.1f s' % (time.time() - tic))
+            print('Final loss: %f' % transformer_solver.loss_history[-1])
+
+            plt.plot(transformer_solver.loss_history)
+            plt.xlabel('Iteration')
+            plt.ylabel('Loss')
+            plt.title('Training loss history')
+            plt.show()
+            """),
+        md("""
+            Greedy sampling: start from `<START>`, run the caption so far through the decoder,
+            append the highest-scoring word at the last position, repeat until `<END>`. On the
+            training images the captions are the memorised ones; on validation images the model
+            knows nothing yet.
+            """),
+        code("""
+            for split in ['train', 'val']:
+                minibatch = sample_coco_minibatch(small_data, split=split, batch_size=4)
+                gt_captions, features, urls = minibatch
+                gt_captions = decode_captions(gt_captions, data['idx_to_word'])
+                sample_captions = decode_captions(transformer.sample(features, max_length=30),
+                                                  data['idx_to_word'])
+                show_captioned_images(urls, ['%s\\n%s\\nGT: %s' % (split, s, g)
+                                             for s, g in zip(sample_captions, gt_captions)])
+            """),
+    ]
+
+
+def transformer_question_cells():
+    return [
+        md("""
+            ## Inline Question 1
+
+            The gradient of every attention's key bias `bk` is exactly zero, whatever the data.
+            And in the captioning model, whose memory is a single vector per image,
+            cross-attention's query and key weights `Wq`, `bq`, `Wk` get no gradient either.
+            Explain both.
+            """),
+        answer("""
+            The key bias adds $q \\cdot b_k$ to the score of query $q$ with *every* key: the same
+            constant for all the entries of one row of scores. Softmax ignores a constant added
+            to all its inputs ($e^{s_j + c} / \\sum_k e^{s_k + c} = e^{s_j} / \\sum_k e^{s_k}$), so
+            the weights, and the output, do not depend on $b_k$ at all: its gradient is zero.
+
+            With one memory vector there is one key: the softmax over a single score is 1,
+            whatever the score. The output of cross-attention is then just the projected value
+            $(m W_v + b_v) W_o + b_o$ at every position, and the queries and keys, which only
+            shape the weights, have no influence. (The fast sampler uses this: it computes that
+            output once per image.)
+            """),
+        md("""
+            ## Inline Question 2
+
+            Why does the decoder need the causal mask during training, and why does greedy
+            sampling, which only ever reads words it has generated itself, give the same result
+            with or without recomputing the earlier positions at every step?
+            """),
+        answer("""
+            In training the whole caption is fed at once and position $t$ must predict word
+            $t + 1$. Without the mask, self-attention at position $t$ could look at the input at
+            position $t + 1$, which *is* the target: the model would learn to copy it and would
+            be useless at test time, when the future words do not exist yet.
+
+            With the mask, position $t$ depends only on positions $0..t$, in every layer. So
+            appending a word changes nothing at the earlier positions: recomputing them at every
+            step (as the readable `sample` does, like CS231n) gives the same numbers as keeping
+            each layer's keys and values of the earlier positions and running only the newest
+            one (what `fast=True` does, `rnncap/kernels/transformer.py`), at a fraction of the
+            cost.
+            """),
+    ]
+
+
+# The short training run: the model of `rnncap train --model transformer` on fewer captions and
+# epochs.
+def transformer_beyond_cells():
+    return [
+        md("""
+            # Beyond CS231n
+
+            ## A short training run
+
+            The model of `rnncap train --model transformer` (word vectors 64, 4 heads, 2 layers,
+            feed-forward networks of 256, Adam at 2e-3), on 5,000 training captions for two
+            epochs, to keep this notebook quick (the command trains eight epochs on all 20,000
+            and reaches a val BLEU-4 of about 0.7). Greedy decoding uses the fast sampler
+            (`fast=True`, the default): the same captions as the readable loop, checked below.
+            """),
+        code("""
+            np.random.seed(231)
+            keep = np.random.default_rng(0).choice(data['train_captions'].shape[0], 5000, replace=False)
+            train_data = dict(data, train_captions=data['train_captions'][keep],
+                              train_image_idxs=data['train_image_idxs'][keep])
+            model = CaptioningTransformer(data['word_to_idx'], input_dim=data['train_features'].shape[1],
+                                          wordvec_dim=64, num_heads=4, num_layers=2,
+                                          dim_feedforward=256, max_length=30)
+            solver = CaptioningSolver(model, train_data, update_rule='adam', num_epochs=2,
+                                      batch_size=100, optim_config={'learning_rate': 2e-3},
+                                      lr_decay=0.9, clip_norm=5.0, num_val=500, verbose=True,
+                                      print_every=25)
+            tic = time.time()
+            solver.train()
+            print('Training took %.1f s' % (time.time() - tic))
+            """),
+        code("""
+            from rnncap.metrics import evaluate_model
+
+            val = evaluate_model(model, data, split='val', num_images=200, return_captions=True)
+            print('val, %d images, greedy:' % val['num_images'],
+                  '  '.join('%s %.3f' % (k, val[k]) for k in ['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr-D']))
+
+            features = data['val_features'][np.unique(data['val_image_idxs'])[:50]]
+            readable = CaptioningTransformer.from_params(model.word_to_idx, model.params, num_heads=4,
+                                                         max_length=30, fast=False)
+            tic = time.time(); fast_captions = model.sample(features); fast_time = time.time() - tic
+            tic = time.time(); slow_captions = readable.sample(features); slow_time = time.time() - tic
+            print('fast and readable greedy captions equal:', np.array_equal(fast_captions, slow_captions),
+                  '(%.2f s and %.2f s for 50 images)' % (fast_time, slow_time))
+            """),
+        md("""
+            Captions of validation images the model has never seen, and whether they are true
+            (`rnncap.shapes.caption_accuracy`, as `rnncap evaluate` prints it: the built-in data
+            records what each image shows).
+            """),
+        code("""
+            from rnncap.coco_utils import load_objects
+            from rnncap.shapes import caption_accuracy, format_caption_accuracy
+
+            ids = sorted(val['captions'])
+            if data_kind == 'shapes':
+                records = load_objects(data_dir, 'val')
+                accuracy = caption_accuracy([val['captions'][i] for i in ids], [records[i] for i in ids])
+                print('greedy', format_caption_accuracy(accuracy))
+            show_captioned_images(data['val_urls'][ids[:8]], [val['captions'][i] for i in ids[:8]])
+            """),
+    ]
+
+
+def transformer_notebook():
+    cells = []
+    cells += setup_cells(
+        "Image captioning with a Transformer",
+        """The recurrent models read a caption one word at a time and carry everything in a hidden
+state. A Transformer decoder instead lets every word look directly at every earlier word
+(self-attention) and at the image (cross-attention), all positions at once.
+
+This notebook follows the CS231n Transformer notebook: multi-head attention, the positional
+encoding, the decoder layer, the captioning model, overfitting a small dataset and sampling. Here
+every layer is NumPy with its backward pass written out, so each backward is checked against
+numeric gradients too (CS231n's uses PyTorch's autograd). The end trains the model on the
+built-in data.""")
+    cells += data_cells()
+    cells += transformer_setup_cells()
+    cells += transformer_layer_cells()
+    cells += transformer_model_cells()
+    cells += transformer_question_cells()
+    cells += transformer_beyond_cells()
+    return cells
+
+
 def to_notebook(cells, prefix):
     nb = new_notebook()
     nb.metadata = {
@@ -1547,7 +2115,8 @@ def build():
     """Return {file name: notebook JSON text}."""
     notebooks = {"RNN_Captioning.ipynb": to_notebook(rnn_notebook(), "rnn"),
                  "LSTM_Captioning.ipynb": to_notebook(lstm_notebook(), "lstm"),
-                 "Attention_Captioning.ipynb": to_notebook(attention_notebook(), "attn")}
+                 "Attention_Captioning.ipynb": to_notebook(attention_notebook(), "attn"),
+                 "Transformer_Captioning.ipynb": to_notebook(transformer_notebook(), "transformer")}
     return {name: nbformat.writes(nb) + "\n" for name, nb in notebooks.items()}
 
 

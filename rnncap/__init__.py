@@ -2,8 +2,10 @@
 
 Where things live:
   rnn_layers.py          RNN / LSTM / GRU layers with hand-written backward passes
+  transformer_layers.py  attention, layer norm, positions, the Transformer decoder layer
   classifiers/rnn.py     CaptioningRNN (features -> h0 -> cell -> vocabulary scores); fast=
-  kernels/               the fast path of CaptioningRNN, proven equal to the readable code
+  classifiers/transformer.py  CaptioningTransformer (features -> memory; words -> decoder layers)
+  kernels/               the fast paths of both models, proven equal to the readable code
   optim.py               update rules (sgd, sgd_momentum, rmsprop, adam)
   captioning_solver.py   CaptioningSolver (the training loop)
   coco_utils.py          COCO captioning data in the CS231n layout (also loads the built-in data)
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 # Imported lazily so that `import rnncap` stays cheap (no h5py, no matplotlib).
 _LAZY = {
     "CaptioningRNN": "rnncap.classifiers.rnn",
+    "CaptioningTransformer": "rnncap.classifiers.transformer",
     "CaptioningSolver": "rnncap.captioning_solver",
 }
 
@@ -40,4 +43,4 @@ def __getattr__(name):
     raise AttributeError("module 'rnncap' has no attribute %r" % name)
 
 
-__all__ = ["CaptioningRNN", "CaptioningSolver", "__version__"]
+__all__ = ["CaptioningRNN", "CaptioningTransformer", "CaptioningSolver", "__version__"]

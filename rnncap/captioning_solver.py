@@ -507,9 +507,13 @@ class CaptioningSolver:
     def _check_compatible(self, stored, path):
         """Raise ValueError unless the stored model matches self.model."""
         model = self.model
-        if getattr(model, "cell_type", None) != stored.cell_type:
+
+        def kind(m):  # 'transformer', or a CaptioningRNN's cell type
+            return getattr(m, "cell_type", None) or getattr(m, "kind", None)
+
+        if kind(model) != kind(stored):
             raise ValueError("%s holds a %r model, this solver's model is %r"
-                             % (path, stored.cell_type, getattr(model, "cell_type", None)))
+                             % (path, kind(stored), kind(model)))
         if getattr(model, "word_to_idx", None) != stored.word_to_idx:
             raise ValueError("%s has a different vocabulary from this solver's model" % path)
         for p, w in stored.params.items():

@@ -1,8 +1,10 @@
 """Checkpoints: one .npz file holding arrays plus a JSON document, written atomically.
 
 Layout of the .npz (read back without unpickling, so loading runs no stored code):
-- '__meta__': a 0-d unicode array holding JSON: the format tag, the model config (cell type,
-  dtype, vocabulary) and whatever else the writer adds (solver config, histories, ...)
+- '__meta__': a 0-d unicode array holding JSON: the format tag, the model config (its kind, dtype,
+  vocabulary and architecture) and whatever else the writer adds (solver config, histories, ...)
+  The model config of a CaptioningTransformer has kind 'transformer'; one without a kind (every
+  checkpoint written before transformers) is a CaptioningRNN.
 - 'params/NAME': the model's parameters
 - 'best/NAME': the best epoch's parameters; 'optim/NAME/KEY': the optimizer's state arrays
   (KEY one of m, v, velocity, cache); 'rng/keys': the global np.random state's key array
@@ -30,6 +32,8 @@ _META = "__meta__"
 MAX_META_CHARS = 2 ** 26          # the JSON document: loss histories of about 3M iterations
 CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3, "attention": 4}
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+MODEL_KINDS = ("rnn", "transformer")  # model.kind; absent means rnn
+ACTIVATIONS = ("relu", "gelu")
 OPTIM_ARRAYS = ("m", "v", "velocity", "cache")
 # The optimizer arrays each built-in rule has once it has taken a step.
 RULE_ARRAYS = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",),
@@ -311,16 +315,43 @@ def check_document(meta, path="checkpoint"):
     if "state" in meta:
         if "model" not in meta or "solver" not in meta:
             raise _bad(path, "model and solver", "present with state", missing=True)
-        _check_state(meta["state"], meta["solver"], path,
-                     cell_param_names(meta["model"]["cell_type"]))
+        _check_state(meta["state"], meta["solver"], path, model_param_names(meta["model"]))
+
+
+def model_kind(m):
+    """'rnn' or 'transformer': the kind of model a (checked) model config describes."""
+    return m.get("kind", "rnn")
+
+
+def model_param_names(m):
+    """The parameter names of the model a (checked) model config describes, in order."""
+    if model_kind(m) == "rnn":
+        return cell_param_names(m["cell_type"])
+    from .classifiers.transformer import param_shapes
+    return tuple(param_shapes(1, 1, 1, 1, m["num_layers"], m["grid_size"]))
 
 
 def _check_model(m, path):
     if not isinstance(m, dict):
         raise _bad(path, "model", "an object", m)
-    cell = _check(path, (m, "model"), "cell_type", "str")
-    if cell not in CELL_GATES:
-        raise _bad(path, "model.cell_type", "one of %s" % ", ".join(CELL_GATES), cell)
+    sec = (m, "model")
+    kind = _check(path, sec, "kind", "str", required=False)
+    if kind is not None and kind not in MODEL_KINDS:
+        raise _bad(path, "model.kind", "one of %s (absent: rnn)" % ", ".join(MODEL_KINDS), kind)
+    if kind == "transformer":
+        for name in ("num_heads", "num_layers", "max_length"):
+            _check(path, sec, name, "int>=1")
+        activation = _check(path, sec, "activation", "str")
+        if activation not in ACTIVATIONS:
+            raise _bad(path, "model.activation", "one of %s" % ", ".join(ACTIVATIONS), activation)
+        _check(path, sec, "grid_size", "int>=1", optional=True)
+        dropout = _check(path, sec, "dropout", "number")
+        if not 0 <= dropout < 1:
+            raise _bad(path, "model.dropout", "a probability in [0, 1)", dropout)
+    else:
+        cell = _check(path, sec, "cell_type", "str")
+        if cell not in CELL_GATES:
+            raise _bad(path, "model.cell_type", "one of %s" % ", ".join(CELL_GATES), cell)
     dtype = _check(path, (m, "model"), "dtype", "str")
     try:
         ok = np.dtype(dtype).kind == "f"
@@ -372,7 +403,7 @@ def _check_optim_scalars(config, label, path):
             raise _bad(path, "%s.%s" % (label, key), "an array of the checkpoint, not JSON", value)
 
 
-def _check_state(st, solver, path, names=PARAM_NAMES):
+def _check_state(st, solver, path, param_names=PARAM_NAMES):
     if not isinstance(st, dict):
         raise _bad(path, "state", "an object", st)
     sec = (st, "state")
@@ -394,7 +425,7 @@ def _check_state(st, solver, path, names=PARAM_NAMES):
     _check(path, sec, "best_val_loss", "number", optional=True)
     _check(path, sec, "best_score", "number", optional=True)
     scalars = _check(path, sec, "optim_scalars", "dict")
-    for p in names:
+    for p in param_names:
         if p not in scalars:
             raise _bad(path, "state.optim_scalars.%s" % p, "an object", missing=True)
         if not isinstance(scalars[p], dict):
@@ -419,7 +450,7 @@ def _expected_arrays(npz, meta, path):
         return expected
     m = meta["model"]
     dtype = np.dtype(m["dtype"])
-    names = cell_param_names(m["cell_type"])
+    names = model_param_names(m)
     headers = {}
     for p in names:
         name = "params/" + p
@@ -430,23 +461,35 @@ def _expected_arrays(npz, meta, path):
         if dt != dtype:
             raise ValueError("checkpoint %s: array 'params/%s' has dtype %s, but model.dtype is %s"
                              % (path, p, dt, dtype))
-    # D, W and H come from the first dimension of three headers; every shape follows from
+    # The sizes come from the first dimension of a few headers; every shape follows from
     # them and the config, so a bloated array (with V or k*H too large) is the one named.
-    V, k = len(m["word_to_idx"]), CELL_GATES[m["cell_type"]]
-    for p in ("W_proj", "Wx", "Wh"):
+    V = len(m["word_to_idx"])
+    if model_kind(m) == "transformer":
+        from .classifiers.transformer import param_shapes
+        first = ("W_proj", "W_vocab", "layers.0.ffn.W2")
+    else:
+        k = CELL_GATES[m["cell_type"]]
+        first = ("W_proj", "Wx", "Wh")
+    for p in first:
         if len(headers[p][0]) != 2:
             raise ValueError("checkpoint %s: array 'params/%s' must be 2-D, got shape %s"
                              % (path, p, headers[p][0]))
-    D, W, H = headers["W_proj"][0][0], headers["Wx"][0][0], headers["Wh"][0][0]
-    shapes = {"W_embed": (V, W), "W_proj": (D, H), "b_proj": (H,), "Wx": (W, k * H),
-              "Wh": (H, k * H), "b": (k * H,), "W_vocab": (H, V), "b_vocab": (V,)}
-    if m["cell_type"] == "attention":
-        shapes["Wattn"] = (H, k * H)
+    if model_kind(m) == "transformer":
+        D, W, F = (headers[p][0][0] for p in first)
+        shapes = param_shapes(V, D, W, F, m["num_layers"], m["grid_size"])
+        config = "V=%d, D=%d, W=%d, F=%d, %d layers%s" % (
+            V, D, W, F, m["num_layers"], ", grid %d" % m["grid_size"] if m["grid_size"] else "")
+    else:
+        D, W, H = (headers[p][0][0] for p in first)
+        shapes = {"W_embed": (V, W), "W_proj": (D, H), "b_proj": (H,), "Wx": (W, k * H),
+                  "Wh": (H, k * H), "b": (k * H,), "W_vocab": (H, V), "b_vocab": (V,)}
+        if m["cell_type"] == "attention":
+            shapes["Wattn"] = (H, k * H)
+        config = "V=%d, W=%d, D=%d, H=%d, %s" % (V, W, D, H, m["cell_type"])
     for p, shape in shapes.items():
         if headers[p][0] != shape:
             raise ValueError("checkpoint %s: array 'params/%s' has shape %s, but the model "
-                             "config (V=%d, W=%d, D=%d, H=%d, %s) needs %s"
-                             % (path, p, headers[p][0], V, W, D, H, m["cell_type"], shape))
+                             "config (%s) needs %s" % (path, p, headers[p][0], config, shape))
         expected["params/" + p] = (shape, dtype)
     best = [p for p in names if "best/" + p in npz.members]
     if best and len(best) != len(names):
@@ -483,10 +526,17 @@ def _fits(npz, name, shape, dtype, path, expected):
 # ------------------------------------------------------------------ models
 
 def model_meta(model):
-    """The JSON description of a CaptioningRNN (everything but its parameters)."""
-    return {"cell_type": model.cell_type,
-            "dtype": np.dtype(model.dtype).name,
+    """The JSON description of a CaptioningRNN or CaptioningTransformer (all but its
+    parameters, whose shapes give the sizes)."""
+    meta = {"dtype": np.dtype(model.dtype).name,
             "word_to_idx": {w: int(i) for w, i in model.word_to_idx.items()}}
+    if getattr(model, "kind", "rnn") == "transformer":
+        meta.update(kind="transformer", num_heads=model.num_heads, num_layers=model.num_layers,
+                    max_length=model.max_length, activation=model.activation,
+                    grid_size=model.grid_size, dropout=model.dropout)
+    else:
+        meta["cell_type"] = model.cell_type
+    return meta
 
 
 def model_arrays(model, prefix="params/"):
@@ -495,15 +545,21 @@ def model_arrays(model, prefix="params/"):
 
 
 def model_from_checkpoint(arrays, meta, path="checkpoint"):
-    """Rebuild a CaptioningRNN from load_checkpoint's output (draws no random numbers)."""
-    from .classifiers.rnn import CaptioningRNN
-
+    """Rebuild the CaptioningRNN or CaptioningTransformer of load_checkpoint's output (draws no
+    random numbers)."""
     if "model" not in meta:
         raise ValueError("%s holds no model description" % path)
     params = {name[len("params/"):]: value for name, value in arrays.items()
               if name.startswith("params/")}
     m = meta["model"]
-    model = CaptioningRNN.from_params(m["word_to_idx"], params, cell_type=m["cell_type"])
+    if model_kind(m) == "transformer":
+        from .classifiers.transformer import CaptioningTransformer
+        model = CaptioningTransformer.from_params(
+            m["word_to_idx"], params, num_heads=m["num_heads"], max_length=m["max_length"],
+            activation=m["activation"], dropout=m["dropout"])
+    else:
+        from .classifiers.rnn import CaptioningRNN
+        model = CaptioningRNN.from_params(m["word_to_idx"], params, cell_type=m["cell_type"])
     if np.dtype(model.dtype).name != m["dtype"]:
         raise ValueError("%s: parameters have dtype %s but the model description says %s"
                          % (path, np.dtype(model.dtype).name, m["dtype"]))
@@ -512,11 +568,12 @@ def model_from_checkpoint(arrays, meta, path="checkpoint"):
 
 def save_model(path, model, extra_meta=None):
     """
-    Save a CaptioningRNN (parameters, cell type, dtype, vocabulary) to an .npz checkpoint.
+    Save a CaptioningRNN or CaptioningTransformer (parameters, architecture, dtype, vocabulary)
+    to an .npz checkpoint.
 
     Inputs:
     - path: Destination file ('.npz' appended when missing)
-    - model: The CaptioningRNN
+    - model: The model
     - extra_meta: Optional JSON-serialisable dictionary stored beside the model description
 
     Returns:
@@ -528,13 +585,14 @@ def save_model(path, model, extra_meta=None):
 
 def load_model(path):
     """
-    Load the CaptioningRNN stored in a checkpoint (from save_model or CaptioningSolver.save).
+    Load the model stored in a checkpoint (from save_model or CaptioningSolver.save).
 
     Inputs:
     - path: The .npz file
 
     Returns:
-    - model: A CaptioningRNN with the stored parameters, cell type, dtype and vocabulary
+    - model: A CaptioningRNN (or CaptioningTransformer, by the checkpoint's model.kind) with
+      the stored parameters, architecture, dtype and vocabulary
     """
     arrays, meta = load_checkpoint(path)
     return model_from_checkpoint(arrays, meta, path)

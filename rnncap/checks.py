@@ -25,6 +25,7 @@ gradient checks):
 - a function graded on its values only (the update rules): a ValueCheck in VALUE_CHECKS; it is
   called once per argument list, each time on fresh copies.
 """
+import copy
 import importlib
 import inspect
 from collections import namedtuple
@@ -40,6 +41,7 @@ THRESHOLD = 1e-6
 MODEL_THRESHOLD = 1e-7
 
 LAYERS, MODEL, OPTIM = "rnncap.rnn_layers", "rnncap.classifiers.rnn", "rnncap.optim"
+TLAYERS, TMODEL = "rnncap.transformer_layers", "rnncap.classifiers.transformer"
 
 # name: the check's name; forward, backward: function names in `module` (backward None: forward
 # is a loss returning (loss, dx)); inputs(rng) -> list of forward's arguments; n_out: forward's
@@ -48,18 +50,24 @@ LAYERS, MODEL, OPTIM = "rnncap.rnn_layers", "rnncap.classifiers.rnn", "rnncap.op
 # module: where the functions live; outputs: names of forward's n_out outputs (None: "out");
 # n_dout: how many of the first outputs backward takes upstream gradients of (None: all n_out;
 # dot-product attention also returns its weights, for pictures, but its backward takes dattn only).
+# zero: keys of a dict input (a layer's parameters) whose gradient is exactly zero (expected:
+# zeros, since centred differences give only rounding noise there). An input in wrt may be a
+# dict of arrays (backward then returns a dict of their gradients); a np.random.Generator input
+# is copied before every call, so that each evaluation draws the same numbers.
 LayerCheck = namedtuple("LayerCheck", "name forward backward inputs n_out wrt bare threshold "
-                        "module outputs n_dout", defaults=(LAYERS, None, None))
+                        "module outputs n_dout zero", defaults=(LAYERS, None, None, ()))
 # A model's loss. name: `rnncap gradcheck`'s row, "<cls>[<variant>]" (or "<cls>");
 # cell_type: CaptioningRNN's cell (the default init); module, cls: where the model class lives;
 # init: constructor keywords besides the vocabulary (None: MODEL_SIZES, cell_type, float64);
-# inputs(rng, model) -> loss's arguments (None: loss_inputs).
-ModelCheck = namedtuple("ModelCheck", "name cell_type threshold module cls init inputs",
-                        defaults=(MODEL, "CaptioningRNN", None, None))
+# inputs(rng, model) -> loss's arguments (None: loss_inputs); zero: parameter-name suffixes
+# whose gradient is exactly zero (expected: zeros); draw(rng, model, scale) -> the model's params
+# (None: scale * standard normal for every parameter, in sorted name order).
+ModelCheck = namedtuple("ModelCheck", "name cell_type threshold module cls init inputs zero draw",
+                        defaults=(MODEL, "CaptioningRNN", None, None, (), None))
 # A model's sampler; fields as ModelCheck's, inputs(rng, model) -> sample's arguments
 # (None: sample_inputs; it may adjust the model's params), max_length: sample's keyword.
-SampleCheck = namedtuple("SampleCheck", "name cell_type module cls init inputs max_length",
-                         defaults=(MODEL, "CaptioningRNN", None, None, 8))
+SampleCheck = namedtuple("SampleCheck", "name cell_type module cls init inputs max_length draw",
+                         defaults=(MODEL, "CaptioningRNN", None, None, 8, None))
 # A function graded on its values: calls(rng) -> [argument list, ...]; outputs: names of the
 # returned tuple's items (nested dict entries are named "config['m']").
 ValueCheck = namedtuple("ValueCheck", "name module calls outputs")
@@ -141,8 +149,11 @@ def build_model(check, rng, scale):
         model = cls(WORDS, **model_init(check))
     finally:
         np.random.set_state(state)
-    model.params = {k: scale * rng.standard_normal(v.shape)
-                    for k, v in sorted(model.params.items())}
+    if check.draw is not None:
+        model.params = check.draw(rng, model, scale)
+    else:
+        model.params = {k: scale * rng.standard_normal(v.shape)
+                        for k, v in sorted(model.params.items())}
     return model
 
 
@@ -251,7 +262,144 @@ SAMPLE_CHECKS = [SampleCheck("CaptioningRNN[%s]" % c, c) for c in CELL_TYPES] + 
     SampleCheck("CaptioningRNN[attention]", "attention",
                 inputs=grid_sample_inputs)]
 
+
+# ----------------------------------------------------------------------------- the Transformer
+
+def attention_params(rng, E, scale=0.5):
+    """Wq, bq, ..., Wo, bo of one multi-head attention: (E, E) and (E,)."""
+    return {k: scale * rng.standard_normal((E, E) if k[0] == "W" else E)
+            for k in ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")}
+
+
+def decoder_layer_params(rng, E, F, scale=0.5):
+    """The parameters of one decoder layer (transformer_layers.DECODER_LAYER_KEYS); gammas
+    near 1."""
+    p = {}
+    for attn in ("self_attn", "cross_attn"):
+        p.update({attn + "." + k: v for k, v in attention_params(rng, E, scale).items()})
+    for i in (1, 2, 3):
+        p["norm%d.gamma" % i] = 1 + scale * rng.standard_normal(E)
+        p["norm%d.beta" % i] = scale * rng.standard_normal(E)
+    p["ffn.W1"], p["ffn.b1"] = scale * rng.standard_normal((E, F)), scale * rng.standard_normal(F)
+    p["ffn.W2"], p["ffn.b2"] = scale * rng.standard_normal((F, E)), scale * rng.standard_normal(E)
+    return p
+
+
+def attention_mask(rng, S, T):
+    """A random (S, T) 0/1 mask in which every query keeps at least one key."""
+    mask = rng.random((S, T)) < 0.6
+    mask[np.arange(S), rng.integers(0, T, size=S)] = True
+    return mask
+
+
+def relu_inputs(rng):
+    """x (3, 4, 5), away from the kink at 0 (where centred differences are wrong)."""
+    x = rng.standard_normal((3, 4, 5))
+    x[np.abs(x) < 0.05] = 0.5
+    return [x]
+
+
+def dropout_inputs(rng):
+    """x (4, 5), p = 0.3 and a Generator (copied before every call)."""
+    return [rng.standard_normal((4, 5)), 0.3, np.random.default_rng(int(rng.integers(2 ** 31)))]
+
+
+def layernorm_inputs(rng):
+    """x (2, 3, 6), gamma and beta (6,)."""
+    return [rng.standard_normal((2, 3, 6)), 1 + 0.5 * rng.standard_normal(6),
+            rng.standard_normal(6)]
+
+
+def mha_inputs(rng):
+    """query (2, 3, 6), key and value (2, 4, 6), params, 2 heads, a mask (3, 4)."""
+    N, S, T, E = 2, 3, 4, 6
+    query, key, value = (rng.standard_normal((N, L, E)) for L in (S, T, T))
+    return [query, key, value, attention_params(rng, E), 2, attention_mask(rng, S, T)]
+
+
+def decoder_layer_inputs(rng):
+    """tgt (2, 3, 6), memory (2, 4, 6), params (F = 5), 3 heads, the causal mask, GELU."""
+    N, T, S, E = 2, 3, 4, 6
+    tgt, memory = rng.standard_normal((N, T, E)), rng.standard_normal((N, S, E))
+    return [tgt, memory, decoder_layer_params(rng, E, 5), 3, np.tril(np.ones((T, T), bool)),
+            "gelu"]
+
+
+# The key bias of every attention: softmax ignores a constant added to all scores of a row.
+ZERO_GRAD_KEYS = ("bk", "self_attn.bk", "cross_attn.bk")
+TRANSFORMER_INIT = dict(input_dim=MODEL_SIZES["input_dim"], wordvec_dim=6, num_heads=3,
+                        num_layers=1, dim_feedforward=4, max_length=8, grid_size=2,
+                        activation="gelu", dtype=np.float64)
+
+
+def transformer_draw(rng, model, scale):
+    """A Transformer's params, in sorted name order: scale * standard normal, gammas around 1
+    (near 0 a layer norm would cut the gradient of everything below it down to rounding
+    noise), query and key weights smaller (keeping the attention soft)."""
+    params = {}
+    for name, value in sorted(model.params.items()):
+        s = 0.6 * scale if name.endswith(("Wq", "Wk")) else scale
+        params[name] = s * rng.standard_normal(value.shape) + (name.endswith("gamma") * 1.0)
+    return params
+
+
+def transformer_grid_loss_inputs(rng, model):
+    """(features (2, D, 2, 2), captions (2, 5)) for a grid model's loss: <START>, words, and the
+    second caption padded with <NULL> after its <END>. (<NULL> is padding only: the model gives
+    its word vector no gradient, as CS231n's does, which is the true gradient only where no
+    target after it is a word.)"""
+    features = rng.standard_normal((2, MODEL_SIZES["input_dim"], 2, 2))
+    captions = rng.integers(3, len(WORDS), size=(2, 5))
+    captions[:, 0] = WORDS["<START>"]
+    captions[1, 2:] = [WORDS["<END>"], WORDS["<NULL>"], WORDS["<NULL>"]]
+    return [features, captions]
+
+
+def transformer_grid_sample_inputs(rng, model, max_length=8):
+    """(features (8, D, 2, 2),) for a grid model's sample; <END>'s bias raised until a caption
+    ends, as in sample_inputs."""
+    features = rng.standard_normal((8, MODEL_SIZES["input_dim"], 2, 2))
+    end = WORDS["<END>"]
+    for _ in range(12):
+        if (model.sample(features, max_length=max_length)[:, :-1] == end).any():
+            break
+        model.params["b_vocab"][end] += 0.5
+    return [features]
+
+
+def _tcheck(name, inputs, wrt, outputs=None, zero=()):
+    return LayerCheck(name, name + "_forward", name + "_backward", inputs, 1, wrt,
+                      len(wrt) == 1, THRESHOLD, TLAYERS, outputs, zero)
+
+
+LAYER_CHECKS += [
+    _tcheck("relu", relu_inputs, (0,)),
+    _tcheck("gelu", lambda rng: [2 * rng.standard_normal((3, 4, 5))], (0,)),
+    _tcheck("dropout", dropout_inputs, (0,)),
+    _tcheck("layernorm", layernorm_inputs, (0, 1, 2)),
+    _tcheck("multihead_attention", mha_inputs, (0, 1, 2, 3), zero=ZERO_GRAD_KEYS),
+    _tcheck("transformer_decoder_layer", decoder_layer_inputs, (0, 1, 2), zero=ZERO_GRAD_KEYS),
+]
+
+MODEL_CHECKS += [
+    ModelCheck("CaptioningTransformer[grid]", None, MODEL_THRESHOLD, TMODEL,
+               "CaptioningTransformer", TRANSFORMER_INIT, transformer_grid_loss_inputs, ("attn.bk",),
+               transformer_draw),
+]
+
+SAMPLE_CHECKS += [
+    SampleCheck("CaptioningTransformer[vector]", None, TMODEL, "CaptioningTransformer",
+                dict(TRANSFORMER_INIT, grid_size=None, activation="relu"),
+                draw=transformer_draw),
+    SampleCheck("CaptioningTransformer[grid]", None, TMODEL, "CaptioningTransformer",
+                TRANSFORMER_INIT, transformer_grid_sample_inputs, draw=transformer_draw),
+]
+
 VALUE_CHECKS = [
+    ValueCheck("erf", TLAYERS, lambda rng: [[np.concatenate([4 * rng.standard_normal(40),
+                                                            [0.0, -2.0, 2.0, 7.0, -30.0]])]],
+               ("out",)),
+    ValueCheck("positional_encoding", TLAYERS, lambda rng: [[7, 6]], ("P",)),
     ValueCheck("sgd", OPTIM, update_calls(lambda rng, w: {"learning_rate": 0.05}),
                ("next_w", "config")),
     ValueCheck("sgd_momentum", OPTIM, update_calls(
@@ -303,20 +451,45 @@ def method_row(check, method):
 
 # ----------------------------------------------------------------------------- numeric gradients
 
-def numeric_grads(forward, args, wrt, douts):
+def fresh(args):
+    """args with every np.random.Generator copied: each call starts from the same state."""
+    return [copy.deepcopy(a) if isinstance(a, np.random.Generator) else a for a in args]
+
+
+def numeric_grads(forward, args, wrt, douts, zero=()):
     """Centred-difference gradients of sum_k <forward(*args)[k], douts[k]> w.r.t. each args[i],
-    i in wrt (args are left as they were)."""
-    grads = []
-    for i in wrt:
+    i in wrt (args are left as they were). A dict input gets a dict of gradients, one per
+    entry, with zeros for the keys in `zero`."""
+    def numeric(i, key=None):
         total = 0
         for k, dout in enumerate(douts):
-            def f(z, i=i, k=k):
-                a = list(args)
-                a[i] = z
+            def f(z, k=k):
+                a = fresh(args)
+                a[i] = z if key is None else dict(args[i], **{key: z})
                 return forward(*a)[k]
-            total = total + eval_numerical_gradient_array(f, args[i].copy(), dout)
-        grads.append(total)
+            x = args[i] if key is None else args[i][key]
+            total = total + eval_numerical_gradient_array(f, x.copy(), dout)
+        return total
+
+    grads = []
+    for i in wrt:
+        if isinstance(args[i], dict):
+            grads.append({key: np.zeros_like(v) if key in zero else numeric(i, key)
+                          for key, v in args[i].items()})
+        else:
+            grads.append(numeric(i))
     return grads
+
+
+def gradient_pairs(analytic, numeric):
+    """[(label, analytic, numeric)] of a backward's outputs, a dict's entries one by one."""
+    pairs = []
+    for j, (a, n) in enumerate(zip(analytic, numeric)):
+        if isinstance(n, dict):
+            pairs += [("%d/%s" % (j, key), a[key], n[key]) for key in n]
+        else:
+            pairs.append(("%d" % j, a, n))
+    return pairs
 
 
 def loss_numeric_grad(check, args):
@@ -326,10 +499,12 @@ def loss_numeric_grad(check, args):
                                    verbose=False)
 
 
-def model_numeric_grads(model, *args):
-    """{param name: centred-difference gradient of model.loss(*args)[0]}."""
-    return {name: eval_numerical_gradient(lambda _: model.loss(*args)[0],
-                                          model.params[name], verbose=False)
+def model_numeric_grads(model, *args, zero=()):
+    """{param name: centred-difference gradient of model.loss(*args)[0]}; zeros for the names
+    ending in a suffix of `zero` (exactly-zero gradients)."""
+    return {name: np.zeros_like(model.params[name]) if name.endswith(tuple(zero)) else
+            eval_numerical_gradient(lambda _: model.loss(*args)[0], model.params[name],
+                                    verbose=False)
             for name in model.params}
 
 
@@ -341,12 +516,16 @@ def layer_error(check, rng):
     forward = function(check, check.forward)
     if check.backward is None:
         return rel_error(forward(*args)[1], loss_numeric_grad(check, args))
-    result = forward(*args)
+    result = forward(*fresh(args))
     douts = [rng.standard_normal(np.shape(o)) for o in result[:n_douts(check)]]
     analytic = function(check, check.backward)(*douts, result[check.n_out])
     analytic = [analytic] if check.bare else list(analytic)
-    numeric = numeric_grads(forward, args, check.wrt, douts)
-    return max(rel_error(a, n) for a, n in zip(analytic, numeric))
+    numeric = numeric_grads(forward, args, check.wrt, douts, check.zero)
+    # The Transformer's gradients, like a model's, have entries near zero: judged per array.
+    # An exactly-zero gradient (expected: zeros) must be zero to within 1e-8 * the bar.
+    measure = array_error if check.module == TLAYERS else rel_error
+    return max(rel_error(a, n) if label.split("/")[-1] in check.zero else measure(a, n)
+               for label, a, n in gradient_pairs(analytic, numeric))
 
 
 def model_error(check, rng):
@@ -354,8 +533,10 @@ def model_error(check, rng):
     model = build_model(check, rng, 0.5)
     args = (check.inputs or loss_inputs)(rng, model)
     _, grads = model.loss(*args)
-    numeric = model_numeric_grads(model, *args)
-    return max(array_error(numeric[name], grads[name]) for name in sorted(numeric))
+    numeric = model_numeric_grads(model, *args, zero=check.zero)
+    zero = tuple(check.zero)  # exactly-zero gradients: absolute, |grad| / 1e-8
+    return max(rel_error(numeric[name], grads[name]) if zero and name.endswith(zero)
+               else array_error(numeric[name], grads[name]) for name in sorted(numeric))
 
 
 def array_error(x, y):

@@ -1,9 +1,12 @@
-"""Decoders beyond greedy for CaptioningRNN: beam search and temperature sampling.
+"""Decoders beyond greedy for CaptioningRNN and CaptioningTransformer: beam search and
+temperature sampling.
 
 Both drive the model one step at a time: model._initial_state(features) gives the first hidden
 state, LSTM cell state and (attention LSTM) projected grid A, and model._step(words, h, c, A) ->
-(scores, h, c, attention weights) advances every row by one word. Log-probabilities are accumulated in float64 whatever the model's dtype. Neither touches
-the global np.random.
+(scores, h, c, attention weights) advances every row by one word (a CaptioningTransformer's h is
+its incremental decoder state, c and A are None; both select rows with h[rows]).
+Log-probabilities are accumulated in float64 whatever the model's dtype. Neither touches the
+global np.random.
 """
 import numpy as np
 
@@ -26,7 +29,7 @@ def beam_search(model, features, beam_size=3, max_length=30, length_norm=False):
     greedy decoding. Ties go to the lower (hypothesis, word) index, like argmax.
 
     Inputs:
-    - model: A CaptioningRNN (its vocabulary must contain '<START>')
+    - model: A CaptioningRNN or CaptioningTransformer (its vocabulary must contain '<START>')
     - features: Image features of shape (N, D), or (N, C, G, G) for an attention model
     - beam_size: Number K of hypotheses kept per image
     - max_length: Maximum number T of generated words
@@ -99,7 +102,7 @@ def temperature_sample(model, features, temperature=1.0, max_length=30, rng=None
     greedy sampling, a row's positions after its <END> stay <NULL>.
 
     Inputs:
-    - model: A CaptioningRNN (its vocabulary must contain '<START>')
+    - model: A CaptioningRNN or CaptioningTransformer (its vocabulary must contain '<START>')
     - features: Image features of shape (N, D), or (N, C, G, G) for an attention model
     - temperature: Positive float tau
     - max_length: Maximum number T of generated words

@@ -32,10 +32,16 @@ ROWS = ["affine_forward", "affine_backward", "rnn_step_forward", "rnn_step_backw
         "attention_step_forward", "attention_step_backward", "attention_forward",
         "attention_backward", "word_embedding_forward", "word_embedding_backward",
         "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss",
+        "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "dropout_forward",
+        "dropout_backward", "layernorm_forward", "layernorm_backward",
+        "multihead_attention_forward", "multihead_attention_backward",
+        "transformer_decoder_layer_forward", "transformer_decoder_layer_backward",
         "CaptioningRNN.loss[rnn]", "CaptioningRNN.loss[lstm]", "CaptioningRNN.loss[gru]",
-        "CaptioningRNN.loss[attention]", "CaptioningRNN.sample[rnn]", "CaptioningRNN.sample[lstm]",
-        "CaptioningRNN.sample[gru]", "CaptioningRNN.sample[attention]",
-        "sgd", "sgd_momentum", "rmsprop", "adam"]
+        "CaptioningRNN.loss[attention]", "CaptioningTransformer.loss[grid]",
+        "CaptioningRNN.sample[rnn]", "CaptioningRNN.sample[lstm]", "CaptioningRNN.sample[gru]",
+        "CaptioningRNN.sample[attention]",
+        "CaptioningTransformer.sample[vector]", "CaptioningTransformer.sample[grid]",
+        "erf", "positional_encoding", "sgd", "sgd_momentum", "rmsprop", "adam"]
 
 
 # ----------------------------------------------------------------------------- independent helpers
@@ -205,7 +211,7 @@ def test_fresh_copy_scores_zero(student, capsys):
     rows = table_rows(out)
     assert list(rows) == ROWS
     assert all(result == "not implemented" for result, _ in rows.values())
-    assert "total: 0 of 37 passed (0%)" in out
+    assert "total: 0 of 54 passed (0%)" in out
 
 
 def test_library_scores_100_percent(capsys):
@@ -214,7 +220,7 @@ def test_library_scores_100_percent(capsys):
     rows = table_rows(out)
     assert list(rows) == ROWS and all(result == "pass" for result, _ in rows.values())
     assert all(float(err) < 1e-6 for result, err in rows.values() if err != "-")
-    assert "\ntotal: 37 of 37 passed (100%)\n" in out
+    assert "\ntotal: 54 of 54 passed (100%)\n" in out
 
 
 def test_round_trip_restores_the_library_and_grades_like_it(student, tmp_path, capsys):
@@ -233,7 +239,7 @@ def test_round_trip_restores_the_library_and_grades_like_it(student, tmp_path, c
                               *((STUB, (BEGIN, END)) if code else (MD_STUB, (MD_BEGIN, MD_END))))
             assert text == "".join(cell["source"]), path.name
     assert main(["exercise", "check", str(restored)]) == 0
-    assert "total: 37 of 37 passed (100%)" in capsys.readouterr().out
+    assert "total: 54 of 54 passed (100%)" in capsys.readouterr().out
 
     # Now break two functions: a wrong db (error 1/3), and one that raises.
     with open(restored / "rnncap" / "rnn_layers.py", "a") as f:
@@ -493,7 +499,7 @@ def test_notebooks_stop_at_the_first_unimplemented_function(student, monkeypatch
 
     notebooks = sorted((student / "notebooks").glob("*.ipynb"))
     assert [p.name for p in notebooks] == ["Attention_Captioning.ipynb", "LSTM_Captioning.ipynb",
-                                           "RNN_Captioning.ipynb"]
+                                           "RNN_Captioning.ipynb", "Transformer_Captioning.ipynb"]
     monkeypatch.setenv("PYTHONPATH", str(student))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     for path in notebooks:

@@ -12,7 +12,23 @@ def test_every_layer_check_passes_and_prints_a_table(capsys):
     out = capsys.readouterr().out
     for check in checks.LAYER_CHECKS:
         assert check.name in out
-    assert "13 passed, 0 failed" in out
+    assert "19 passed, 0 failed" in out
+
+
+def test_a_broken_transformer_backward_is_reported_and_fails(monkeypatch, capsys):
+    from rnncap import transformer_layers
+
+    real = transformer_layers.multihead_attention_backward
+
+    def wrong(dout, cache):
+        dq, dk, dv, dp = real(dout, cache)
+        return dq, dk, dv, dict(dp, Wo=-dp["Wo"])
+
+    monkeypatch.setattr(transformer_layers, "multihead_attention_backward", wrong)
+    assert main(["gradcheck", "--layers-only"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "FAIL" in [l for l in lines if l.startswith("multihead_attention ")][0]
+    assert "FAIL" in [l for l in lines if l.startswith("transformer_decoder_layer ")][0]
 
 
 def test_a_broken_backward_is_reported_and_fails(monkeypatch, capsys):
@@ -50,7 +66,8 @@ def test_full_gradcheck_includes_the_captioning_model(capsys):
     out = capsys.readouterr().out
     for cell in ("rnn", "lstm", "gru", "attention"):
         assert "CaptioningRNN[%s]" % cell in out
-    assert "17 passed, 0 failed" in out
+    assert "CaptioningTransformer[grid]" in out
+    assert "24 passed, 0 failed" in out
 
 
 def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
@@ -66,7 +83,10 @@ def test_an_unimplemented_layer_is_a_row_not_a_traceback(monkeypatch, capsys):
 
 
 def same(a, b):
-    """Equal nested lists / tuples / dicts of arrays, dtype and all."""
+    """Equal nested lists / tuples / dicts of arrays, dtype and all (Generators: same state)."""
+    if isinstance(a, np.random.Generator):
+        return isinstance(b, np.random.Generator) and \
+            a.bit_generator.state == b.bit_generator.state
     if isinstance(a, dict):
         return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
@@ -85,6 +105,13 @@ def test_the_grader_grades_the_registry_inputs():
         assert same(call["args"], check.inputs(np.random.default_rng(5))), check.name
     for check in checks.MODEL_CHECKS:
         call = groups[checks.method_row(check, "loss")].calls[0]
+        if check.cls != "CaptioningRNN":
+            rng = np.random.default_rng(5)  # the Transformer: built as the registry builds it
+            model = checks.build_model(check, rng, 0.5)
+            assert call["init_kwargs"] == checks.model_init(check) and call["method"] == "loss"
+            assert same(call["params"], model.params)
+            assert same(call["args"], list(check.inputs(rng, model)))
+            continue
         model, features, captions = checks.model_inputs(np.random.default_rng(5), check.cell_type)
         assert call["init_kwargs"]["cell_type"] == check.cell_type and call["method"] == "loss"
         assert same(call["params"], model.params) and same(call["args"], [features, captions])

@@ -57,7 +57,7 @@ def format_table(columns):
 def run(args):
     from rnncap.metrics import evaluate_model
     from rnncap.commands.common import (check_model_fits_data, check_split, data_of_checkpoint,
-                                 load_data, load_model, needs_grid)
+                                        describe_model, load_data, load_model, needs_grid)
     from rnncap.coco_utils import load_objects
 
     for name in ("beam_size", "max_length", "num_images"):
@@ -68,7 +68,8 @@ def run(args):
     model, meta = load_model(args.checkpoint)
     check_beam_memory(model, args.beam_size, args.max_length)
     data, label, spec_used = load_data(data_of_checkpoint(meta, args.data),
-                                       grid_features=needs_grid(model.cell_type))
+                                       grid_features=needs_grid(getattr(model, "cell_type", None)),
+                                       grid=getattr(model, "grid_size", None) is not None)
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
@@ -76,8 +77,7 @@ def run(args):
                   return_captions=True)
     greedy = evaluate_model(model, data, decode="greedy", **common)
     beam = evaluate_model(model, data, decode="beam", beam_size=args.beam_size, **common)
-    print("checkpoint %s: %s cell, hidden %d" % (args.checkpoint, model.cell_type,
-                                                 model.hidden_dim))
+    print("checkpoint %s: %s" % (args.checkpoint, describe_model(model)))
     print("data %s, split %s, %d images" % (label, args.split, greedy["num_images"]))
     print(format_table([("greedy", greedy), ("beam-%d" % args.beam_size, beam)]))
     try:
@@ -86,7 +86,7 @@ def run(args):
         return 0  # COCO: no record of what the images show
     for title, scores in (("greedy", greedy), ("beam-%d" % args.beam_size, beam)):
         print("%-7s %s" % (title, accuracy_line(scores["captions"], records)))
-    if needs_grid(model.cell_type):
+    if needs_grid(getattr(model, "cell_type", None)):
         print(localisation_line(model, data, records, args.split, sorted(greedy["captions"]),
                                 args.max_length))
     return 0

@@ -1,10 +1,10 @@
-"""`rnncap gradcheck`: numerically check every layer and the captioning model, print a table."""
+"""`rnncap gradcheck`: numerically check every layer and the captioning models, print a table."""
 from rnncap.cli import integer
 
 
 def configure(parser):
     parser.add_argument("--layers-only", action="store_true",
-                        help="skip the CaptioningRNN checks")
+                        help="skip the model checks (CaptioningRNN, CaptioningTransformer)")
     parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=0,
                         help="seed of the random test inputs")
 

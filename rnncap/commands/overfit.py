@@ -13,6 +13,11 @@ cover 4% of the image, so it must learn where to look before it can memorise (af
 iterations its loss is still about 0.4). And its gradients are clipped to norm 5, as in
 `rnncap train`: without that, one early step can throw the attention off, and a run whose
 features differ only by rounding ended near 1 instead of 0.02.
+
+--model transformer runs the Transformer notebook's protocol instead: seed 231,
+load_coco_data(max_train=50), CaptioningTransformer(wordvec 256, 2 heads, 2 layers, max_length
+30, float32), adam with learning rate 1e-3, 100 epochs of batch 25 (200 iterations), no decay,
+print_every 10.
 """
 
 from rnncap.cli import check_output_file, integer
@@ -24,16 +29,19 @@ NUM_EXAMPLES = 3
 
 
 def configure(parser):
+    parser.add_argument("--model", choices=("rnn", "transformer"), default="rnn",
+                        help="a recurrent model (--cell) or the Transformer (default: rnn)")
     parser.add_argument("--cell", choices=tuple(LR_DECAY), default="rnn",
-                        help="recurrent cell; 'attention' reads grid features, which only the "
-                             "built-in data has (default: rnn)")
+                        help="recurrent cell of --model rnn; 'attention' reads grid features, "
+                             "which only the built-in data has (default: rnn)")
     parser.add_argument("--data", default=None, metavar="coco|shapes|DIR",
                         help="dataset: COCO, the built-in shapes dataset or a directory in the "
                              "COCO layout (default: COCO when found, else shapes)")
     parser.add_argument("--seed", type=integer(0, 2 ** 32 - 1), default=231,
                         help="seed of the global np.random (default: 231, the classic one)")
     parser.add_argument("--plot", default=None, metavar="FILE",
-                        help="where to save the loss curve (default: overfit_CELL.png)")
+                        help="where to save the loss curve (default: overfit_CELL.png, "
+                             "overfit_transformer.png)")
 
 
 def run(args):
@@ -45,7 +53,8 @@ def run(args):
         sample_coco_minibatch
     from rnncap.plots import plot_loss_curve
 
-    path = args.plot if args.plot is not None else "overfit_%s.png" % args.cell
+    name = args.cell if args.model == "rnn" else "transformer"
+    path = args.plot if args.plot is not None else "overfit_%s.png" % name
     check_output_file("--plot", path)  # before the run, not after it
     from rnncap.commands.common import data_option, needs_grid, use_grid_features
 
@@ -56,17 +65,29 @@ def run(args):
 
     np.random.seed(args.seed)
     with data_option(args.data):
-        data = load_coco_data(directory, max_train=50, grid_features=needs_grid(args.cell))
-    if needs_grid(args.cell):
-        use_grid_features(data)
-    model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
-                          input_dim=data["train_features"].shape[1], hidden_dim=512,
-                          wordvec_dim=256, dtype=np.float32)
-    solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=EPOCHS[args.cell],
-                              batch_size=25,
-                              optim_config={"learning_rate": 5e-3},
-                              lr_decay=LR_DECAY[args.cell], clip_norm=CLIP_NORM.get(args.cell),
-                              verbose=True, print_every=10)
+        grid = args.model == "rnn" and needs_grid(args.cell)
+        data = load_coco_data(directory, max_train=50, grid_features=grid)
+    if args.model == "transformer":
+        from rnncap.classifiers.transformer import CaptioningTransformer
+
+        model = CaptioningTransformer(data["word_to_idx"], data["train_features"].shape[1],
+                                      wordvec_dim=256, num_heads=2, num_layers=2, max_length=30,
+                                      dtype=np.float32)
+        solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=100, batch_size=25,
+                                  optim_config={"learning_rate": 1e-3}, verbose=True,
+                                  print_every=10)
+    else:
+        if grid:
+            use_grid_features(data)
+        model = CaptioningRNN(cell_type=args.cell, word_to_idx=data["word_to_idx"],
+                              input_dim=data["train_features"].shape[1], hidden_dim=512,
+                              wordvec_dim=256, dtype=np.float32)
+        solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=EPOCHS[args.cell],
+                                  batch_size=25,
+                                  optim_config={"learning_rate": 5e-3},
+                                  lr_decay=LR_DECAY[args.cell],
+                                  clip_norm=CLIP_NORM.get(args.cell),
+                                  verbose=True, print_every=10)
     solver.train()
     print("Final loss: %f" % solver.loss_history[-1])
 

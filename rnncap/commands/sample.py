@@ -108,10 +108,15 @@ def choose_images(data, split, indices, num, rng):
 
 def check_beam_memory(model, beam_size, max_length):
     """Refuse a --beam-size whose search (per image: each beam's word scores and hidden state
-    at every step, and its words so far) would not fit in memory."""
+    (a Transformer's keys and values) at every step, and its words so far) would not fit in
+    memory."""
     from rnncap._validate import check_memory
 
-    per_beam = (3 * model.vocab_size + 8 * model.hidden_dim) * 8 + 16 * max_length
+    if getattr(model, "kind", "rnn") == "transformer":  # the KV cache grows with the caption
+        state = 2 * model.num_layers * max_length * model.wordvec_dim + 4 * model.wordvec_dim
+    else:
+        state = 8 * model.hidden_dim
+    per_beam = (3 * model.vocab_size + state) * 8 + 16 * max_length
     check_memory("--beam-size %d" % beam_size, beam_size * per_beam)
 
 
@@ -137,13 +142,15 @@ def run(args):
                                     stem % args.split)
     check_output_file("--out", path)  # before any work, not after it
     model, meta = load_model(args.checkpoint)
-    if args.attention and not needs_grid(model.cell_type):
-        raise ValueError("--attention needs an attention model; checkpoint %s holds a %s cell"
-                         % (args.checkpoint, model.cell_type))
+    if args.attention and not needs_grid(getattr(model, "cell_type", None)):
+        kind = "%s cell" % model.cell_type if hasattr(model, "cell_type") else "Transformer"
+        raise ValueError("--attention needs an attention model; checkpoint %s holds a %s"
+                         % (args.checkpoint, kind))
     if decode == "beam":
         check_beam_memory(model, kwargs["beam_size"], args.max_length)
     data, label, _ = load_data(data_of_checkpoint(meta, args.data),
-                               grid_features=needs_grid(model.cell_type))
+                               grid_features=needs_grid(getattr(model, "cell_type", None)),
+                               grid=getattr(model, "grid_size", None) is not None)
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
@@ -165,7 +172,7 @@ def run(args):
     how = decode + " decoding" + "".join(", %s %s" % (k.replace("_", " "), v)
                                          for k, v in kwargs.items() if k != "rng")
     print("checkpoint %s (%s), data %s, split %s, %s"
-          % (args.checkpoint, model.cell_type, label, args.split, how))
+          % (args.checkpoint, getattr(model, "cell_type", "transformer"), label, args.split, how))
     for image_id, caption, refs in zip(ids, sampled, truth):
         print("%s image %d" % (args.split, image_id))
         print("  sampled: %s" % (caption or "(empty caption)"))

@@ -1,5 +1,9 @@
 """`rnncap train`: train a captioning model with per-epoch validation, checkpoints and plots.
 
+--model rnn (the default) trains a CaptioningRNN with the recurrent cell of --cell;
+--model transformer a CaptioningTransformer (--heads, --layers, --ffn-dim, --activation,
+--dropout; --grid reads the built-in data's grid features instead of the feature vectors).
+
 Writes into --out DIR:
   best.npz       the checkpoint of the epoch with the best val BLEU-4 (greedy)
   last.npz       the checkpoint of the latest epoch (what --resume continues from)
@@ -15,7 +19,9 @@ import os
 import sys
 
 from rnncap.cli import check_output_dir, integer, number
-from rnncap.commands.common import TRAIN_DEFAULTS as D, add_data_argument, one_line_os_errors
+from rnncap.commands.common import (MODEL_DEPENDENT, TRAIN_DEFAULTS as D, TRANSFORMER_DEFAULTS as T,
+                                   add_data_argument, describe_model, model_defaults,
+                                   one_line_os_errors)
 
 CELLS = ("rnn", "lstm", "gru", "attention")
 VAL_CAPTIONS = 1000   # val captions whose loss is computed after each epoch
@@ -23,29 +29,53 @@ GRID_IMAGES = 8       # val images shown in captions.png
 FULL_EVAL_MAX = 5000  # evaluate the best model on the whole val split when it is this small
 
 
+def _both(name):
+    """The help text of an option whose default depends on --model."""
+    return "(default %s; %s with --model transformer)" % (D[name], T[name])
+
+
 def configure(parser):
+    parser.add_argument("--model", choices=["rnn", "transformer"], default="rnn",
+                        help="a recurrent model (--cell) or a Transformer decoder (default "
+                             "%(default)s)")
     parser.add_argument("--cell", choices=CELLS, default=D["cell"],
-                        help="recurrent cell; 'attention' (an LSTM attending over grid "
-                             "features, built-in data only) (default %(default)s)")
-    parser.add_argument("--epochs", type=integer(0), default=D["epochs"],
-                        help="total number of epochs, also when resuming (default %(default)s)")
+                        help="recurrent cell of --model rnn; 'attention' (an LSTM attending over "
+                             "grid features, built-in data only) (default %(default)s)")
+    parser.add_argument("--epochs", type=integer(0), default=None,
+                        help="total number of epochs, also when resuming " + _both("epochs"))
     parser.add_argument("--batch-size", type=integer(1), default=D["batch_size"],
                         help="captions per minibatch (default %(default)s)")
-    parser.add_argument("--lr", type=number(0, strict_minimum=True), default=D["lr"],
-                        help="Adam learning rate (default %(default)s)")
-    parser.add_argument("--lr-decay", type=number(0, strict_minimum=True), default=D["lr_decay"],
-                        help="learning-rate factor applied after each epoch (default %(default)s)")
-    parser.add_argument("--clip", type=number(0), default=D["clip"],
+    parser.add_argument("--lr", type=number(0, strict_minimum=True), default=None,
+                        help="Adam learning rate " + _both("lr"))
+    parser.add_argument("--lr-decay", type=number(0, strict_minimum=True), default=None,
+                        help="learning-rate factor applied after each epoch " + _both("lr_decay"))
+    parser.add_argument("--clip", type=number(0), default=None,
                         help="clip the global gradient norm to this; 0 turns clipping off "
-                             "(default %(default)s)")
+                             + _both("clip"))
     parser.add_argument("--hidden-dim", type=integer(1), default=D["hidden_dim"],
-                        help="hidden state size H (default %(default)s)")
-    parser.add_argument("--wordvec-dim", type=integer(1), default=D["wordvec_dim"],
-                        help="word vector size W (default %(default)s)")
+                        help="hidden state size H of --model rnn (default %(default)s)")
+    parser.add_argument("--wordvec-dim", type=integer(1), default=None,
+                        help="word vector size W (the Transformer's width) " + _both("wordvec_dim"))
+    parser.add_argument("--heads", type=integer(1), default=T["heads"],
+                        help="attention heads of --model transformer; must divide --wordvec-dim "
+                             "(default %(default)s)")
+    parser.add_argument("--layers", type=integer(1), default=T["layers"],
+                        help="decoder layers of --model transformer (default %(default)s)")
+    parser.add_argument("--ffn-dim", type=integer(1), default=T["ffn_dim"],
+                        help="feed-forward width of --model transformer (default %(default)s)")
+    parser.add_argument("--activation", choices=["relu", "gelu"], default=T["activation"],
+                        help="feed-forward activation of --model transformer (default "
+                             "%(default)s)")
+    parser.add_argument("--dropout", type=number(0, 0.99), default=T["dropout"],
+                        help="dropout probability of --model transformer during training "
+                             "(default %(default)s)")
+    parser.add_argument("--grid", action="store_true",
+                        help="--model transformer reads the grid features (built-in data) "
+                             "instead of one feature vector per image")
     add_data_argument(parser, "default: COCO when present, else the built-in data")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output directory for checkpoints, history and plots "
-                             "(default runs/CELL)")
+                             "(default runs/CELL, runs/transformer)")
     parser.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                         help="continue training from CHECKPOINT (default DIR/last.npz) up to "
                              "--epochs; the stored options are kept")
@@ -75,10 +105,16 @@ def _check_args(args, source=""):
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
+    if args.model not in ("rnn", "transformer"):
+        raise bad("model", "one of rnn, transformer", args.model)
     if args.cell not in CELLS:
         raise bad("cell", "one of " + ", ".join(CELLS), args.cell)
+    if args.activation not in ("relu", "gelu"):
+        raise bad("activation", "one of relu, gelu", args.activation)
+    if not isinstance(args.grid, bool):
+        raise bad("grid", "true or false", args.grid)
     for name in ("epochs", "batch_size", "hidden_dim", "wordvec_dim", "val_images",
-                 "print_every", "seed", "max_train"):
+                 "print_every", "seed", "max_train", "heads", "layers", "ffn_dim"):
         value = getattr(args, name)
         minimum = 0 if name in ("epochs", "seed") else 1
         if name == "max_train" and value is None:
@@ -94,6 +130,16 @@ def _check_args(args, source=""):
         if not ok:
             raise bad(name, "a finite number >= 0 (0: no clipping)" if name == "clip"
                       else "a positive finite number", value)
+    dropout = args.dropout
+    if not (isinstance(dropout, (int, float)) and not isinstance(dropout, bool)
+            and 0 <= dropout < 1):
+        raise bad("dropout", "a probability in [0, 1)", dropout)
+    if args.model == "transformer" and args.wordvec_dim % args.heads:
+        raise ValueError("--heads%s must divide --wordvec-dim (each head gets the same number "
+                         "of columns), got --heads %d with --wordvec-dim %d"
+                         % (source, args.heads, args.wordvec_dim))
+    if args.model == "rnn" and (args.grid or args.dropout):
+        raise ValueError("--grid and --dropout apply to --model transformer, not --model rnn")
     if args.out is not None and not str(args.out).strip():
         raise ValueError("--out must name a directory, got an empty string")
     if args.data is not None and not isinstance(args.data, str):
@@ -115,15 +161,28 @@ def _check_sizes(args, data):
     f32, caption_bytes = 4, data["train_captions"].shape[1] * data["train_captions"].itemsize
     if args.max_train is not None:  # the index draw, the captions and their image indices
         check_memory("--max-train %d" % args.max_train, args.max_train * (16 + caption_bytes))
-    # Parameters, gradients, two Adam moments, the best copy and the update's copies.
-    params = V * W + D * H + H + W * k * H + H * k * H + k * H + H * V + V
-    if args.cell == "attention":
-        params += H * k * H  # Wattn
-    check_memory("--hidden-dim %d with --wordvec-dim %d" % (H, W), 7 * params * f32)
-    # One minibatch: word scores and their gradient, each step's gates and caches, word vectors;
-    # the features and, with attention, the projected grid and its gradient.
-    check_memory("--batch-size %d with --hidden-dim %d" % (N, H),
-                 N * T * (3 * V + 6 * k * H + 2 * W + 3 * L) * f32 + N * L * (D + 3 * H) * f32)
+    if args.model == "transformer":
+        n_layers, F = args.layers, args.ffn_dim
+        S = 1 if not args.grid else L
+        params = V * W + D * W + W + S * W \
+            + n_layers * (8 * W * W + 8 * W + 6 * W + 2 * W * F + F + W) + W * V + V
+        check_memory("--wordvec-dim %d with --ffn-dim %d and --layers %d" % (W, F, n_layers),
+                     7 * params * f32)
+        # One minibatch: scores and their gradient, each layer's caches (the FFN's hidden
+        # units, attention weights per head, a dozen (T, W) arrays), features and memory.
+        check_memory("--batch-size %d with --ffn-dim %d" % (N, F),
+                     N * T * (3 * V + n_layers * (3 * F + 2 * args.heads * (T + S) + 16 * W)) * f32
+                     + N * S * (D + 2 * n_layers * W) * f32)
+    else:
+        # Parameters, gradients, two Adam moments, the best copy and the update's copies.
+        params = V * W + D * H + H + W * k * H + H * k * H + k * H + H * V + V
+        if args.cell == "attention":
+            params += H * k * H  # Wattn
+        check_memory("--hidden-dim %d with --wordvec-dim %d" % (H, W), 7 * params * f32)
+        # One minibatch: word scores and their gradient, each step's gates and caches, word vectors;
+        # the features and, with attention, the projected grid and its gradient.
+        check_memory("--batch-size %d with --hidden-dim %d" % (N, H),
+                     N * T * (3 * V + 6 * k * H + 2 * W + 3 * L) * f32 + N * L * (D + 3 * H) * f32)
     num_train = args.max_train or data["train_captions"].shape[0]
     iterations = args.epochs * max(num_train // N, 1)
     # Each iteration's loss is a Python float in memory and ~20 characters of JSON in every
@@ -177,9 +236,19 @@ def _build_solver(args, data, data_spec, options, out, resume_path, written):
             print("rewrote %s (epoch %d, the best so far) from the best parameters in %s"
                   % (solver.repaired_best, solver.best_epoch, resume_path))
         return solver
-    model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
-                          wordvec_dim=args.wordvec_dim, hidden_dim=args.hidden_dim,
-                          cell_type=args.cell, dtype=np.float32)
+    if args.model == "transformer":
+        from rnncap.classifiers.transformer import CaptioningTransformer
+
+        features = data["train_features"]
+        model = CaptioningTransformer(
+            data["word_to_idx"], input_dim=features.shape[1], wordvec_dim=args.wordvec_dim,
+            num_heads=args.heads, num_layers=args.layers, dim_feedforward=args.ffn_dim,
+            activation=args.activation, dtype=np.float32, dropout=args.dropout, seed=args.seed,
+            grid_size=features.shape[-1] if args.grid else None)
+    else:
+        model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
+                              wordvec_dim=args.wordvec_dim, hidden_dim=args.hidden_dim,
+                              cell_type=args.cell, dtype=np.float32)
     return Solver(model, data, update_rule="adam", optim_config={"learning_rate": args.lr},
                   lr_decay=args.lr_decay, batch_size=args.batch_size,
                   clip_norm=args.clip or None, num_val=VAL_CAPTIONS, best_metric="BLEU-4",
@@ -231,7 +300,8 @@ def _write_outputs(solver, data, label, options, out, seconds, written):
 
 # The options a checkpoint's train.options restores (--epochs comes from the command line).
 STORED_OPTIONS = ("cell", "batch_size", "lr", "lr_decay", "clip", "hidden_dim", "wordvec_dim",
-                  "max_train", "val_images", "seed")
+                  "max_train", "val_images", "seed", "model", "heads", "layers", "ffn_dim",
+                  "activation", "dropout", "grid")
 RUN_FILES = ("best.npz", "last.npz", "history.json", "loss.png", "captions.png")
 LOCK_FILE = ".rnncap-train.lock"
 
@@ -311,7 +381,7 @@ def _resume_settings(args):
         path = args.resume
         out = args.out if args.out is not None else os.path.dirname(os.path.abspath(args.resume))
     else:
-        out = args.out if args.out is not None else os.path.join("runs", args.cell)
+        out = args.out if args.out is not None else _default_out(args)
         path = os.path.join(out, "last.npz")
     meta = read_meta(path)  # FileNotFoundError / ValueError name the file and field
     if "state" not in meta:
@@ -329,15 +399,30 @@ def _resume_settings(args):
     return path, out
 
 
+def _default_out(args):
+    return os.path.join("runs", args.cell if args.model == "rnn" else "transformer")
+
+
+def _fill_defaults(args):
+    """Give the options left unset (None) the defaults of args.model."""
+    defaults = model_defaults(args.model)
+    for name in MODEL_DEPENDENT:
+        if getattr(args, name, None) is None:
+            setattr(args, name, defaults[name])
+
+
 @one_line_os_errors
 def run(args):
+    if args.model not in ("rnn", "transformer"):
+        raise ValueError("--model must be one of rnn, transformer, got %r" % (args.model,))
+    _fill_defaults(args)
     _check_args(args)
     resume_path = None
     if args.resume is not None:
         resume_path, out = _resume_settings(args)
         _check_args(args, source=" (stored in %s)" % resume_path)
     else:
-        out = args.out if args.out is not None else os.path.join("runs", args.cell)
+        out = args.out if args.out is not None else _default_out(args)
     check_output_dir("--out", out)
     _other_run(args, out, resume_path)  # refuse early; checked again under the lock
     return _train(args, out, resume_path)
@@ -350,7 +435,9 @@ def _train(args, out, resume_path):
     from rnncap.commands.common import load_data, needs_grid
 
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
-    data, label, data_spec = load_data(args.data, grid_features=needs_grid(args.cell))
+    data, label, data_spec = load_data(
+        args.data, grid_features=args.model == "rnn" and needs_grid(args.cell),
+        grid=args.model == "transformer" and args.grid)
     _check_sizes(args, data)
     if resume_path is not None:
         _check_vocabulary(args.resume_meta, data, resume_path, label)
@@ -380,13 +467,19 @@ def _run_claimed(args, out, resume_path, replaced, data, label, data_spec):
     options = {k: getattr(args, k) for k in ("cell", "epochs", "batch_size", "lr", "lr_decay",
                                              "clip", "hidden_dim", "wordvec_dim", "max_train",
                                              "val_images", "seed")}
+    if args.model == "transformer":  # a CaptioningRNN's stored options stay as they were
+        options.update({k: getattr(args, k) for k in ("model", "heads", "layers", "ffn_dim",
+                                                      "activation", "dropout", "grid")})
     for path in replaced:  # --overwrite: the old run's files go once the new run can start
         os.remove(path)
     written = []  # every file this run wrote, in order
     solver = _build_solver(args, data, data_spec, options, out, resume_path, written)
     model = solver.model
-    print("model: %s, hidden %d, word vectors %d; output: %s"
-          % (model.cell_type, model.hidden_dim, model.wordvec_dim, out))
+    if getattr(model, "kind", "rnn") == "transformer":
+        print("model: %s; output: %s" % (describe_model(model), out))
+    else:
+        print("model: %s, hidden %d, word vectors %d; output: %s"
+              % (model.cell_type, model.hidden_dim, model.wordvec_dim, out))
 
     start = time.time()
     try:

@@ -9,7 +9,7 @@ only plain arrays come back. Expected values never leave this process.
 - forwards, losses, update rules: values against the reference (relative error <= VALUE_TOL);
 - backwards: called on the cache returned by the student's own forward (same process, same
   group), against centred differences of the reference forward (<= GRAD_TOL); without a working
-  forward the row says so;
+  forward the row says so; a dict of parameter gradients is compared entry by entry;
 - a model's loss: the loss value, and every gradient against centred differences;
 - a model's sample: the words up to and including each row's first <END>.
 Every call gets fresh copies of its inputs. An output with NaN or inf fails, so does a float32
@@ -100,10 +100,10 @@ def layer_group(check, seed):
                    Expect(0, "1", names[1], dx_num, GRAD_TOL)]
         return Group(check.forward, [_call(check.module, check.forward, args)],
                      [Row(check.forward, check.module, check.forward, [0], expects, None)])
-    result = forward(*args)
+    result = forward(*checks.fresh(args))
     outs = result[:check.n_out]
     douts = [rng.standard_normal(np.shape(o)) for o in outs[:checks.n_douts(check)]]
-    numeric = checks.numeric_grads(forward, args, check.wrt, douts)
+    numeric = checks.numeric_grads(forward, args, check.wrt, douts, check.zero)
     calls = [_call(check.module, check.forward, args, send=list(range(check.n_out))),
              _call(check.module, check.backward,
                    douts + [{"__result__": [0, check.n_out]}])]
@@ -112,9 +112,14 @@ def layer_group(check, seed):
                       [Expect(0, str(k), names[k], o, VALUE_TOL) for k, o in enumerate(outs)],
                       None)
     paths = [""] if check.bare else [str(j) for j in range(len(check.wrt))]
-    backward_row = Row(check.backward, check.module, check.backward, [1],
-                       [Expect(1, p, g, n, GRAD_TOL) for p, g, n in zip(paths, grads, numeric)],
-                       0)
+    expects = []
+    for p, g, n in zip(paths, grads, numeric):
+        if isinstance(n, dict):  # a dict of parameters: one expected array per entry
+            expects += [Expect(1, "%s/%s" % (p, k), "%s[%r]" % (g, k), v, GRAD_TOL)
+                        for k, v in n.items()]
+        else:
+            expects.append(Expect(1, p, g, n, GRAD_TOL))
+    backward_row = Row(check.backward, check.module, check.backward, [1], expects, 0)
     return Group(check.name, calls, [forward_row, backward_row])
 
 
@@ -123,7 +128,7 @@ def model_group(check, seed):
     model = checks.build_model(check, rng, 0.5)
     args = (check.inputs or checks.loss_inputs)(rng, model)
     loss = model.loss(*args)[0]
-    numeric = checks.model_numeric_grads(model, *args)
+    numeric = checks.model_numeric_grads(model, *args, zero=check.zero)
     row = checks.method_row(check, "loss")
     expects = [Expect(0, "0", "loss", loss, VALUE_TOL)]
     expects += [Expect(0, "1/" + k, "grads[%r]" % k, numeric[k], GRAD_TOL) for k in sorted(numeric)]
