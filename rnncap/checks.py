@@ -369,7 +369,7 @@ def transformer_grid_sample_inputs(rng, model, max_length=8):
 
 def _tcheck(name, inputs, wrt, outputs=None, zero=()):
     return LayerCheck(name, name + "_forward", name + "_backward", inputs, 1, wrt,
-                      len(wrt) == 1, THRESHOLD, TLAYERS, outputs, zero)
+                      len(wrt) == 1, THRESHOLD, TLAYERS, outputs, zero=zero)
 
 
 LAYER_CHECKS += [

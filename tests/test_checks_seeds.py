@@ -8,7 +8,7 @@ import pytest
 from rnncap.checks import LAYER_CHECKS, MODEL_CHECKS, array_error, run_checks
 
 
-@pytest.mark.parametrize("seed", [1, 7, 14, 16, 27, 28])
+@pytest.mark.parametrize("seed", [7, 16])  # seeds where element-wise errors failed
 def test_the_reference_passes_every_check_on_other_seeds(seed):
     failed = [(name, err) for name, err, ok in run_checks(LAYER_CHECKS + MODEL_CHECKS, seed=seed)
               if not ok]
