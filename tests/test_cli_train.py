@@ -344,3 +344,79 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_checkpoint(data_dir
     assert "No space left on device" in one_error_line(capsys)
     assert (out / "last.npz").read_bytes() == before
     assert not [f for f in os.listdir(str(out)) if f.endswith(".tmp")]
+
+
+# ------------------------------------------------------------- the kept epoch on the built-in data
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    from rnncap import shapes
+
+    d = str(tmp_path_factory.mktemp("tinyshapes") / "shapes")
+    shapes.generate_shapes(d, num_train=40, num_val=8, seed=5)
+    return d
+
+
+class ReferenceModel:
+    """Captions the first `right` images it is given with one of their own references and every
+    other image with a reference of an image that shows something else."""
+
+    def __init__(self, data, records, right):
+        self.data, self.records, self.right = data, records, right
+
+    def sample(self, features, max_length=30):
+        from rnncap.shapes import scene_facts
+
+        facts = [scene_facts(r) for r in self.records]
+        rows = []
+        for k, f in enumerate(features):
+            i = int(np.flatnonzero((self.data["val_features"] == f).all(axis=1))[0])
+            if k >= self.right:
+                i = next(j for j in range(len(facts)) if facts[j] != facts[i])
+            first = np.flatnonzero(self.data["val_image_idxs"] == i)[0]
+            rows.append(self.data["val_captions"][first, 1:1 + max_length])
+        return np.array(rows)
+
+
+def test_val_scores_count_the_fully_correct_captions(shapes_dir, data_dir):
+    from rnncap.coco_utils import load_coco_data, load_objects
+    from rnncap.commands.train import _val_scores, val_records
+
+    data = load_coco_data(shapes_dir)
+    records = val_records(shapes_dir)
+    assert records == load_objects(shapes_dir, "val")
+    for right in (0, 3, 8):
+        scores = _val_scores(ReferenceModel(data, records, right), data, 8, records)
+        assert scores["accuracy"] == right / 8 and scores["num_images"] == 8
+        assert 0 < scores["BLEU-4"] <= 1
+    assert "accuracy" not in _val_scores(ReferenceModel(data, records, 8), data, 8, None)
+    assert val_records(data_dir) is None  # COCO-like data: no scene records
+
+
+def test_train_on_the_built_in_data_keeps_the_epoch_with_the_most_correct_captions(shapes_dir,
+                                                                                  tmp_path, capsys):
+    from rnncap.checkpoint import read_meta
+    from rnncap.coco_utils import load_coco_data, load_objects
+    from rnncap.commands.common import load_model
+    from rnncap.metrics import evaluate_model
+    from rnncap.shapes import caption_accuracy
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", shapes_dir, "--out", str(out), "--hidden-dim", "16",
+                 "--wordvec-dim", "8", "--batch-size", "50", "--lr", "0.02", "--epochs", "3",
+                 "--val-images", "8", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "(by greedy val caption accuracy on 8 images)" in printed
+    assert "fully correct" in printed
+    h = read_history(out)
+    accuracy = [m["accuracy"] for m in h["val_metrics_history"]]
+    assert len(accuracy) == 3
+    assert h["best_epoch"] == 1 + int(np.argmax(accuracy))
+    assert read_meta(str(out / "best.npz"))["solver"]["best_metric"] == "accuracy"
+    # the recorded figure is the best checkpoint's, counted by caption_accuracy
+    model, _ = load_model(str(out / "best.npz"))
+    data = load_coco_data(shapes_dir)
+    captions = evaluate_model(model, data, split="val", num_images=8, return_captions=True)["captions"]
+    records = load_objects(shapes_dir, "val")
+    assert accuracy[h["best_epoch"] - 1] == caption_accuracy(
+        [captions[i] for i in range(8)], records)["fully_correct"]

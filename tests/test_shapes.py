@@ -305,22 +305,24 @@ def test_grid_features_layout(small):
     d, data = small
     grid = load_coco_data(d, grid_features=True, pca_features=False)
     G = grid["val_grid"]
-    assert G.shape == (N_VAL, 144, 8, 8) and G.dtype == np.float32
-    assert grid["train_grid"].shape == (N_TRAIN, 144, 8, 8)
+    assert G.shape == (N_VAL, 152, 8, 8) and G.dtype == np.float32
+    assert grid["train_grid"].shape == (N_TRAIN, 152, 8, 8)
     # the first 64 channels are the 4096-d vector's numbers: an (8, 8, 64) map, flattened
     np.testing.assert_array_equal(G[:, :64].transpose(0, 2, 3, 1).reshape(N_VAL, -1),
                                   data["val_features"])
     # then 64 mean-pooled channels of the same map: never above the max-pooled ones
     assert (G[:, 64:128] >= 0).all() and (G[:, 64:128] <= G[:, :64] + 1e-5).all()
     assert (G[:, 64:128] < G[:, :64] - 1e-3).mean() > 0.5
+    # then 8 edge-orientation channels: non-negative, and zero only where nothing changes
+    assert (G[:, 128:136] >= 0).all() and (G[:, 128:136].sum(axis=1) > 0).all()
     # then a one-hot of the cell's row (8 channels) and of its column (8 channels)
-    on = G[:, 128:] > 0
+    on = G[:, 136:] > 0
     rows, cols = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
     np.testing.assert_array_equal(on[:, :8], np.broadcast_to(np.arange(8)[:, None, None] == rows,
                                                              (N_VAL, 8, 8, 8)))
     np.testing.assert_array_equal(on[:, 8:], np.broadcast_to(np.arange(8)[:, None, None] == cols,
                                                              (N_VAL, 8, 8, 8)))
-    assert len(np.unique(G[:, 128:][on])) == 1
+    assert len(np.unique(G[:, 136:][on])) == 1
     lazy = load_coco_data(d, grid_features=True, lazy=True)["val_grid"]
     np.testing.assert_array_equal(lazy[[5, 0, 5]], G[[5, 0, 5]])
     # the extractor gives the same numbers for images read back from the PNGs
@@ -358,6 +360,36 @@ def test_objects_file_matches_the_captions_and_the_pixels(small):
     assert checked > 0.3 * N_VAL
 
 
+def test_edge_orientation_channels_by_hand():
+    """Straight edges between black and white, worked out by hand: central differences give a
+    step of 1 (pixels in [-0.5, 0.5]) on the two pixels either side of the edge, in the bin of
+    its gradient's direction (0: left to right, 4: top to bottom, 6: 135 degrees); a cell's
+    window spans its 8 pixels and 4 on each side, so cells 3 and 4 see a vertical edge between
+    columns 31 and 32 (16 rows each, 12 in the first and last row of cells, cut by the image)."""
+    from rnncap.shapes.features import _ORIENTATION_SCALE
+
+    x = np.arange(64)
+    images = np.zeros((3, 64, 64, 3), np.uint8)
+    images[0, :, 32:] = 255                                   # vertical edge
+    images[1, 32:, :] = 255                                   # horizontal edge
+    images[2] = 255 * (x[None, :] > x[:, None])[:, :, None]   # diagonal: white above it
+    edges = extract_features(images, grid=True)[1][:, 128:136] / _ORIENTATION_SCALE
+    lines = np.zeros(8)
+    lines[3:5] = 2  # two pixels of the edge in each of cells 3 and 4
+    rows = np.array([12] + [16] * 6 + [12])
+    expected = np.zeros((2, 8, 8, 8))
+    expected[0, 0] = rows[:, None] * lines[None, :]
+    expected[1, 4] = lines[:, None] * rows[None, :]
+    np.testing.assert_allclose(edges[:2], expected, atol=1e-5)
+    # gradient (1, -1): 135 degrees only (away from the image's border rows and columns,
+    # where one of the two differences is 0)
+    assert (edges[2, [0, 1, 2, 3, 4, 5, 7], 1:7, 1:7] == 0).all()
+    # the diagonal crosses window (3, 3) (rows and columns 20 to 35) on pixels x = y (16 of
+    # them) and x = y + 1 (15), each of magnitude sqrt(2)
+    assert edges[2, 6, 3, 3] == pytest.approx(31 * np.sqrt(2), rel=1e-5)
+    assert edges[2, 6, 0, 7] == 0
+
+
 def _attended(grid, records):
     """Per object: the mean grid vector over the cells whose centres lie in its box (what a
     perfect attention map would read), and its labels."""
@@ -387,9 +419,13 @@ def test_grid_cells_of_an_object_carry_its_facts(small):
                               for s in ("train", "val"))
     accuracy = {k: _ridge_accuracy(Xtr, ltr[k], Xva, lva[k]) for k in ltr}
     # chance: colour 1/6, shape 1/4, size 1/2, cell 1/9
-    floors = {"colour": 0.95, "shape": 0.6, "size": 0.85, "cell": 0.9}  # measured 1, .78, .97, .96
+    floors = {"colour": 0.95, "shape": 0.9, "size": 0.9, "cell": 0.9}  # measured 1, 1, .99, .99
     assert all(accuracy[k] >= floors[k] for k in accuracy), accuracy
-    no_position = _ridge_accuracy(Xtr[:, :128], ltr["cell"], Xva[:, :128], lva["cell"])
+    no_edges = np.r_[0:128, 136:152]
+    shape_without_edges = _ridge_accuracy(Xtr[:, no_edges], ltr["shape"], Xva[:, no_edges],
+                                          lva["shape"])
+    assert shape_without_edges < accuracy["shape"] - 0.1, shape_without_edges  # measured 0.78
+    no_position = _ridge_accuracy(Xtr[:, :136], ltr["cell"], Xva[:, :136], lva["cell"])
     assert no_position < accuracy["cell"] - 0.2, no_position  # measured 0.55
 
 

@@ -38,7 +38,8 @@ import numpy as np
 
 from rnncap._validate import check_array
 
-GENERATOR_VERSION = 5  # 4: grid features and object records; 5: PCA rows beyond the rank are zero
+GENERATOR_VERSION = 6  # 4: grid features and object records; 5: PCA rows beyond the rank are zero;
+# 6: edge-orientation channels in the grid
 META_FILE = "shapes_meta.json"
 DEFAULT_SIZES = {"num_train": 4000, "num_val": 500}
 CAPTIONS_PER_IMAGE = 5

@@ -14,13 +14,17 @@ grid of the last pooling keeps where things are. `fit_pca` then gives the 512-d 
 The grid features (`extract_features(..., grid=True)`) keep that 8 x 8 grid for attention models:
 
       conv 3x3 map (32, 32, 64) -> 4x4 max-pool and 4x4 mean-pool  -> (8, 8, 64 + 64)
-      + 16 position channels: one-hot of the cell's row (8) and column (8)  -> (144, 8, 8)
+      + 8 edge-orientation channels: a histogram of gradient directions around each cell
+      + 16 position channels: one-hot of the cell's row (8) and column (8)  -> (152, 8, 8)
 
 Their first 64 channels hold exactly the numbers of the 4096-d vector, rearranged. The mean-pooled
 channels describe an outline better than the maxima alone (a shape's size and corners); the
 position channels tell an attention model where it looked, which a weighted sum of cell vectors
 would otherwise lose (a large pretrained CNN leaks position through padding and wide receptive
-fields; these small filters barely do).
+fields; these small filters barely do). The orientation channels are what names a shape: random
+filters with a 9-pixel field see pieces of an outline, while the directions of its edges tell a
+square (0 and 90 degrees) from a diamond (45 and 135), a triangle (0 and about 60 and 120) and a
+circle (every direction), whatever its size or colour.
 """
 import numpy as np
 
@@ -32,7 +36,10 @@ FEATURE_DIM = 4096
 NOISE_VARIANCE = 1e-6  # fit_pca: relative variance below which a direction is round-off
 _OUT_SCALE = 12.0  # mean activation ~1.3; larger initial hidden states help a vanilla RNN overfit
 GRID_SIZE = 8
-GRID_CHANNELS = 64 + 64 + 2 * GRID_SIZE  # max-pooled, mean-pooled, row and column one-hots
+ORIENTATION_BINS = 8  # edge directions 0, 22.5, ..., 157.5 degrees (a line has no sign)
+GRID_CHANNELS = 64 + 64 + ORIENTATION_BINS + 2 * GRID_SIZE  # max, mean, edges, row and column
+_ORIENTATION_MARGIN = 4  # each cell's histogram covers it and 4 pixels around: a whole small object
+_ORIENTATION_SCALE = 0.7  # gives the edge channels a spread like the others (std ~1.6)
 _POSITION_VALUE = 4.0  # one-hot entries about as spread as a feature channel (std ~1.6)
 
 
@@ -84,9 +91,9 @@ def extract_features(images, batch_size=64, grid=False):
 
     Returns:
     - features: (N, 4096) float32, non-negative
-    - grid_features (only if grid=True): (N, 144, 8, 8) float32 in the CS231n (N, C, G, G)
-      layout; [:, :64] are the features rearranged, [:, 64:128] the mean-pooled map and
-      [:, 128:] the position one-hots (rows, then columns)
+    - grid_features (only if grid=True): (N, 152, 8, 8) float32 in the CS231n (N, C, G, G)
+      layout; [:, :64] are the features rearranged, [:, 64:128] the mean-pooled map,
+      [:, 128:136] the edge orientations and [:, 136:] the position one-hots (rows, then columns)
     """
     images = check_array("images", images, shape=("N", IMAGE_SIZE, IMAGE_SIZE, 3), dtype_kind=None)
     if images.dtype != np.uint8:
@@ -98,7 +105,7 @@ def extract_features(images, batch_size=64, grid=False):
     out = np.empty((N, FEATURE_DIM), dtype=np.float32)
     if grid:
         grid_out = np.empty((N, GRID_CHANNELS, G, G), dtype=np.float32)
-        grid_out[:, 128:] = _position_channels()
+        grid_out[:, 136:] = _position_channels()
     for start in range(0, N, batch_size):
         x = images[start:start + batch_size].astype(np.float32) / 255.0 - 0.5
         h1 = _conv_relu(x, w1, b1, 5, stride=2)
@@ -110,7 +117,39 @@ def extract_features(images, batch_size=64, grid=False):
             mean = conv.reshape(n, G, s, G, s, 64).mean(axis=(2, 4))
             pooled = _OUT_SCALE * np.concatenate([h2, mean], axis=3)  # (n, G, G, 128)
             grid_out[start:start + n, :128] = pooled.transpose(0, 3, 1, 2)
+            grid_out[start:start + n, 128:136] = _orientation_channels(x)
     return (out, grid_out) if grid else out
+
+
+def _orientation_channels(x):
+    """Histograms of edge directions, the classic HOG recipe on a (2 * margin + 8)-pixel window.
+
+    Input: x (n, 64, 64, 3) float32 pixels in [-0.5, 0.5].
+    Returns (n, 8, 8, 8) -> transposed to (n, ORIENTATION_BINS, G, G): for the window of cell
+    (i, j) (its 8 x 8 pixels and _ORIENTATION_MARGIN around), the gradient magnitude summed by
+    direction, each pixel split between the two nearest of the bins.
+    """
+    n = x.shape[0]
+    gx, gy = np.zeros_like(x), np.zeros_like(x)
+    gx[:, :, 1:-1] = x[:, :, 2:] - x[:, :, :-2]  # central differences, per colour channel
+    gy[:, 1:-1] = x[:, 2:] - x[:, :-2]
+    mag = np.sqrt(gx ** 2 + gy ** 2)
+    strongest = mag.argmax(axis=3)[..., None]  # the colour channel with the clearest edge
+    gx, gy, mag = (np.take_along_axis(a, strongest, axis=3)[..., 0] for a in (gx, gy, mag))
+    position = (np.arctan2(gy, gx) % np.pi) / np.pi * ORIENTATION_BINS  # in [0, bins)
+    hist = np.empty((n, IMAGE_SIZE, IMAGE_SIZE, ORIENTATION_BINS), dtype=np.float32)
+    for b in range(ORIENTATION_BINS):
+        distance = np.abs(position - b)
+        distance = np.minimum(distance, ORIENTATION_BINS - distance)  # 0 and 180 degrees meet
+        hist[..., b] = mag * np.maximum(1 - distance, 0)
+    # window sums: 2 x 2 pixel blocks, then every window of w blocks starting every 4th block
+    m, G = _ORIENTATION_MARGIN, GRID_SIZE
+    hist = np.pad(hist, ((0, 0), (m, m), (m, m), (0, 0)))
+    k, w = hist.shape[1] // 2, (IMAGE_SIZE // G + 2 * m) // 2
+    blocks = hist.reshape(n, k, 2, k, 2, ORIENTATION_BINS).sum(axis=(2, 4))  # (n, k, k, bins)
+    rows = sum(blocks[:, d:d + 4 * (G - 1) + 1:4] for d in range(w))  # (n, G, k, bins)
+    cells = sum(rows[:, :, d:d + 4 * (G - 1) + 1:4] for d in range(w))  # (n, G, G, bins)
+    return _ORIENTATION_SCALE * cells.transpose(0, 3, 1, 2)
 
 
 def _position_channels():
