@@ -128,8 +128,8 @@ def test_bad_cell_is_a_usage_error(capsys):
 
 
 def test_attention_overfit_on_builtin_grid(builtin_sizes, tmp_path):
-    """The attention model memorises the 50 captions from the built-in grid features in its 100
-    epochs (200 iterations), drawing the subsample, its parameters (Wattn right after Wh) and
+    """The attention model memorises the 50 captions from the built-in grid features in its 200
+    epochs (400 iterations), drawing the subsample, its parameters (Wattn right after Wh) and
     one minibatch per iteration from the global RNG."""
     from rnncap.coco_utils import load_coco_data
 
@@ -137,17 +137,17 @@ def test_attention_overfit_on_builtin_grid(builtin_sizes, tmp_path):
     C = load_coco_data("shapes", grid_features=True, lazy=True)["train_grid"].shape[1]
     out, plot, draws = run_overfit("attention", tmp_path)
     lines = out.splitlines()
-    logged = [re.fullmatch(r"\(Iteration (\d+) / 200\) loss: (\d+\.\d{6})", line)
+    logged = [re.fullmatch(r"\(Iteration (\d+) / 400\) loss: (\d+\.\d{6})", line)
               for line in lines[1:21]]
     assert all(logged), lines[1:21]
-    assert [int(m.group(1)) for m in logged] == list(range(1, 200, 10))
+    assert [int(m.group(1)) for m in logged] == list(range(1, 400, 20))
     final = re.fullmatch(r"Final loss: (\d+\.\d{6})", lines[21])
     assert final, lines[21]
     assert draws == ([["randint", [num_train], {"size": 50}]]
                      + [["randn", list(shape), {}] for shape in
                         [(V, 256), (C, 512), (256, 4 * 512), (512, 4 * 512), (512, 4 * 512),
                          (512, V)]]
-                     + [["choice", [50, 25], {}]] * 200
+                     + [["choice", [50, 25], {}]] * 400
                      + [["choice", [50, 3], {}], ["choice", [num_val, 3], {}]])
     assert float(logged[0].group(2)) > 20 and float(final.group(1)) < 0.1
     train_lines = [l for l in lines[22:34] if l.startswith("train")]

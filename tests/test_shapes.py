@@ -419,7 +419,7 @@ def test_grid_cells_of_an_object_carry_its_facts(small):
                               for s in ("train", "val"))
     accuracy = {k: _ridge_accuracy(Xtr, ltr[k], Xva, lva[k]) for k in ltr}
     # chance: colour 1/6, shape 1/4, size 1/2, cell 1/9
-    floors = {"colour": 0.95, "shape": 0.9, "size": 0.9, "cell": 0.9}  # measured 1, 1, .99, .99
+    floors = {"colour": 0.95, "shape": 0.9, "size": 0.9, "cell": 0.9}  # measured 1, 1, 1, .97
     assert all(accuracy[k] >= floors[k] for k in accuracy), accuracy
     no_edges = np.r_[0:128, 136:152]
     shape_without_edges = _ridge_accuracy(Xtr[:, no_edges], ltr["shape"], Xva[:, no_edges],

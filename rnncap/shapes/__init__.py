@@ -19,7 +19,7 @@ captioning model, which is nonlinear, learns the shapes too. The template, word-
 choices cannot be recovered, because they are random: a model can learn only how often each
 one occurs.
 
-Besides the CS231n files, each split gets {split}2014_grid.h5, the (N, 144, 8, 8) grid features
+Besides the CS231n files, each split gets {split}2014_grid.h5, the (N, 152, 8, 8) grid features
 for attention models (features.py), and {split}2014_objects.json, one scene_record per image:
 what it shows, the ground truth that facts.py checks captions against.
 

@@ -40,7 +40,7 @@ ORIENTATION_BINS = 8  # edge directions 0, 22.5, ..., 157.5 degrees (a line has 
 GRID_CHANNELS = 64 + 64 + ORIENTATION_BINS + 2 * GRID_SIZE  # max, mean, edges, row and column
 _ORIENTATION_MARGIN = 4  # each cell's histogram covers it and 4 pixels around: a whole small object
 _ORIENTATION_SCALE = 0.7  # gives the edge channels a spread like the others (std ~1.6)
-_POSITION_VALUE = 4.0  # one-hot entries about as spread as a feature channel (std ~1.6)
+_POSITION_VALUE = 2.0  # below the content channels (std ~1.6): see docs/data.md
 
 
 def _filters():
