@@ -383,14 +383,14 @@ def test_val_scores_count_the_fully_correct_captions(shapes_dir, data_dir):
     from rnncap.commands.train import _val_scores, val_records
 
     data = load_coco_data(shapes_dir)
-    records = val_records(shapes_dir)
+    records = val_records(shapes_dir, data)
     assert records == load_objects(shapes_dir, "val")
     for right in (0, 3, 8):
         scores = _val_scores(ReferenceModel(data, records, right), data, 8, records)
         assert scores["accuracy"] == right / 8 and scores["num_images"] == 8
         assert 0 < scores["BLEU-4"] <= 1
     assert "accuracy" not in _val_scores(ReferenceModel(data, records, 8), data, 8, None)
-    assert val_records(data_dir) is None  # COCO-like data: no scene records
+    assert val_records(data_dir, load_coco_data(data_dir)) is None  # COCO-like: no records
 
 
 def test_train_on_the_built_in_data_keeps_the_epoch_with_the_most_correct_captions(shapes_dir,
@@ -420,3 +420,21 @@ def test_train_on_the_built_in_data_keeps_the_epoch_with_the_most_correct_captio
     records = load_objects(shapes_dir, "val")
     assert accuracy[h["best_epoch"] - 1] == caption_accuracy(
         [captions[i] for i in range(8)], records)["fully_correct"]
+
+
+def test_train_refuses_an_objects_file_shorter_than_the_val_split(shapes_dir, tmp_path, capsys):
+    import shutil
+
+    d = str(tmp_path / "shapes")
+    shutil.copytree(shapes_dir, d)
+    path = os.path.join(d, "val2014_objects.json")
+    with open(path) as f:
+        records = json.load(f)
+    with open(path, "w") as f:
+        json.dump(records[:3], f)
+    code = main(["train", "--data", d, "--out", str(tmp_path / "run"), "--hidden-dim", "8",
+                 "--wordvec-dim", "6", "--epochs", "1", "--val-images", "8", "--no-progress"])
+    assert code != 0
+    err = one_error_line(capsys)
+    assert "val objects file records 3 images, but the val captions describe 8" in err, err
+    assert not (tmp_path / "run").exists()  # refused before any training

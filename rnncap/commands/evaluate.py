@@ -119,22 +119,29 @@ def localisation_line(model, data, records, split, image_ids, max_length):
     return format_localisation(result)
 
 
-def accuracy_line(captions, records):
+def captions_accuracy(captions, records):
     """
-    The caption-accuracy line of one decoding.
+    rnncap.shapes.caption_accuracy of evaluate_model's captions.
 
     Inputs:
     - captions: dict image index -> generated caption (evaluate_model's 'captions')
     - records: list of scene records, one per image of the split (load_objects)
 
     Returns:
-    - line: str, "caption accuracy: X% fully correct (one object Y%, ...)"
+    - accuracy: caption_accuracy's dict; ValueError when an image has no record
     """
-    from rnncap.shapes import caption_accuracy, format_caption_accuracy
+    from rnncap.shapes import caption_accuracy
 
     ids = sorted(captions)
     if ids and ids[-1] >= len(records):
         raise ValueError("the objects file records %d images, but image %d was captioned"
                          % (len(records), ids[-1]))
-    accuracy = caption_accuracy([captions[i] for i in ids], [records[i] for i in ids])
-    return format_caption_accuracy(accuracy)
+    return caption_accuracy([captions[i] for i in ids], [records[i] for i in ids])
+
+
+def accuracy_line(captions, records):
+    """The caption-accuracy line of one decoding (inputs as for captions_accuracy):
+    "caption accuracy: X% fully correct (one object Y%, ...)"."""
+    from rnncap.shapes import format_caption_accuracy
+
+    return format_caption_accuracy(captions_accuracy(captions, records))

@@ -210,29 +210,33 @@ def _solver_class(train_meta, written):
     return TrainSolver
 
 
-def val_records(data_spec):
-    """The val split's scene records (the built-in data), or None where there are none (COCO)."""
+def val_records(data_spec, data):
+    """The val split's scene records (the built-in data), or None where there are none (COCO);
+    ValueError, before any training, when they do not cover every val image of data."""
     from rnncap.coco_utils import load_objects
 
     try:
-        return load_objects(data_spec, "val")
+        records = load_objects(data_spec, "val")
     except FileNotFoundError:
         return None
+    needed = int(max(data["val_image_idxs"], default=-1)) + 1
+    if len(records) < needed:
+        raise ValueError("the val objects file records %d images, but the val captions describe "
+                         "%d" % (len(records), needed))
+    return records
 
 
 def _val_scores(model, data, num_images, records):
     """Greedy val scores of the first num_images images: BLEU-1..4, CIDEr-D, num_images and,
     with records, 'accuracy', the share of captions fully correct. Draws no random numbers."""
+    from rnncap.commands.evaluate import captions_accuracy
     from rnncap.metrics import evaluate_model
-    from rnncap.shapes import caption_accuracy
 
     scores = evaluate_model(model, data, split="val", num_images=num_images,
                             return_captions=records is not None)
     captions = scores.pop("captions", None)
     if captions is not None:
-        ids = sorted(captions)
-        scores["accuracy"] = caption_accuracy([captions[i] for i in ids],
-                                              [records[i] for i in ids])["fully_correct"]
+        scores["accuracy"] = captions_accuracy(captions, records)["fully_correct"]
     return scores
 
 
@@ -245,14 +249,13 @@ def _metrics_fn(data, num_images, records):
     return metrics
 
 
-def _build_solver(args, data, data_spec, options, out, resume_path, written):
+def _build_solver(args, data, data_spec, records, options, out, resume_path, written):
     """A new solver, or one restored from a checkpoint for --resume."""
     import numpy as np
 
     from rnncap.classifiers.rnn import CaptioningRNN
 
     Solver = _solver_class({"data": data_spec, "options": options}, written)
-    records = val_records(data_spec)
     extras = dict(num_epochs=args.epochs, metrics_fn=_metrics_fn(data, args.val_images, records),
                   checkpoint_dir=out, progress=not args.no_progress, verbose=True,
                   print_every=args.print_every)
@@ -284,7 +287,7 @@ def _build_solver(args, data, data_spec, options, out, resume_path, written):
                   seed=args.seed, **extras)
 
 
-def _write_outputs(solver, data, label, data_spec, options, out, seconds, written):
+def _write_outputs(solver, data, label, records, options, out, seconds, written):
     """history.json, loss.png and captions.png; returns the final val scores of the best model."""
     import json
 
@@ -293,8 +296,7 @@ def _write_outputs(solver, data, label, data_spec, options, out, seconds, writte
 
     iterations_per_epoch = max(data["train_captions"].shape[0] // solver.batch_size, 1)
     num_val_images = len(split_images(data, "val"))
-    final = _val_scores(solver.model, data, min(num_val_images, FULL_EVAL_MAX),
-                        val_records(data_spec))
+    final = _val_scores(solver.model, data, min(num_val_images, FULL_EVAL_MAX), records)
     history = {
         "data": label, "options": options, "iterations_per_epoch": iterations_per_epoch,
         "epochs_done": solver.epoch, "seconds_this_run": round(seconds, 1),
@@ -467,17 +469,18 @@ def _train(args, out, resume_path):
         args.data, grid_features=args.model == "rnn" and needs_grid(args.cell),
         grid=args.model == "transformer" and args.grid)
     _check_sizes(args, data)
+    records = val_records(data_spec, data)  # what each val image shows (built-in data), checked
     if resume_path is not None:
         _check_vocabulary(args.resume_meta, data, resume_path, label)
     lock, replaced = _claim_out(args, out, resume_path)
     try:
-        return _run_claimed(args, out, resume_path, replaced, data, label, data_spec)
+        return _run_claimed(args, out, resume_path, replaced, data, label, data_spec, records)
     finally:
         if lock is not None:
             lock.close()  # releases the lock
 
 
-def _run_claimed(args, out, resume_path, replaced, data, label, data_spec):
+def _run_claimed(args, out, resume_path, replaced, data, label, data_spec, records):
     """Train into the claimed directory `out` (its lock held)."""
     import time
 
@@ -501,7 +504,7 @@ def _run_claimed(args, out, resume_path, replaced, data, label, data_spec):
     for path in replaced:  # --overwrite: the old run's files go once the new run can start
         os.remove(path)
     written = []  # every file this run wrote, in order
-    solver = _build_solver(args, data, data_spec, options, out, resume_path, written)
+    solver = _build_solver(args, data, data_spec, records, options, out, resume_path, written)
     model = solver.model
     if getattr(model, "kind", "rnn") == "transformer":
         print("model: %s; output: %s" % (describe_model(model), out))
@@ -520,7 +523,7 @@ def _run_claimed(args, out, resume_path, replaced, data, label, data_spec):
     if solver.epoch == 0:
         print("no epoch was trained (--epochs %d)" % args.epochs)
         return 0
-    final = _write_outputs(solver, data, label, data_spec, options, out, seconds, written)
+    final = _write_outputs(solver, data, label, records, options, out, seconds, written)
     print("trained to epoch %d in %.0f s; best epoch %s (by greedy val %s on %d images)"
           % (solver.epoch, seconds, solver.best_epoch,
              "caption accuracy" if solver.best_metric == "accuracy" else solver.best_metric,
