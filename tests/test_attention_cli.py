@@ -167,7 +167,7 @@ def test_evaluate_prints_the_localisation_line(trained, capsys):
     assert "caption accuracy" in out
     # The same model and the same centred grids as the command: the same figure.
     model, _ = load_model(ckpt)
-    data, _, _ = load_data(data_dir, grid_features=True)
+    data, _, _ = load_data(data_dir, grid=True)
     records = json.load(open(os.path.join(data_dir, "val2014_objects.json")))
     assert lines[0] == format_localisation(localise(model, data["val_features"], records))
 

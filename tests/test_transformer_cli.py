@@ -214,3 +214,29 @@ def test_overfit_transformer_prints_the_protocol(tmp_path, monkeypatch, capsys):
     assert out[1].startswith("(Iteration 1 / 2) loss: ")
     assert re.fullmatch(r"Final loss: \d+\.\d{6}", out[2])
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_grid_transformer_reads_the_centred_grids(tmp_path, capsys):
+    """--grid trains on the grids centred as for the attention LSTM, and evaluate and sample
+    load a grid checkpoint's data the same way (reads_grid)."""
+    from rnncap.coco_utils import load_coco_data
+    from rnncap.commands.common import load_data, load_model, reads_grid
+    from rnncap.metrics import evaluate_model
+    from test_attention_cli import add_grids_and_objects
+
+    data_dir = add_grids_and_objects(make_data_dir(tmp_path / "data"))
+    out = tmp_path / "run"
+    assert train(data_dir, out, "--grid", "--epochs", "1") == 0
+    raw = load_coco_data(data_dir, grid_features=True)
+    data, _, _ = load_data(data_dir, grid=True)
+    mean = raw["train_grid"].mean(axis=(0, 2, 3), dtype=np.float64, keepdims=True)
+    for split in ("train", "val"):
+        np.testing.assert_allclose(data[split + "_features"], raw[split + "_grid"] - mean,
+                                   rtol=1e-6, atol=1e-6)
+    model, _ = load_model(str(out / "best.npz"))
+    assert reads_grid(model) and model.grid_size == 4
+    assert not reads_grid(small_model())
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "best.npz"), "--beam-size", "1"]) == 0
+    bleu4 = re.search(r"^BLEU-4 +(\d\.\d{3})", capsys.readouterr().out, re.M).group(1)
+    assert bleu4 == "%.3f" % evaluate_model(model, data, split="val")["BLEU-4"]

@@ -102,16 +102,15 @@ def data_option(spec):
         raise ValueError("--data %s: %s" % (spec, e)) from None
 
 
-def load_data(spec=None, grid_features=False, grid=False):
+def load_data(spec=None, grid=False):
     """
     Find and load a captioning dataset with its 512-d PCA features, held in memory.
 
     Inputs:
     - spec: None (COCO when complete, else the built-in data), 'coco', 'shapes' or a directory
-    - grid_features: for the attention model: load the grid features too and put them in place
-      of the vectors (see use_grid_features); FileNotFoundError on data without them (COCO)
-    - grid: load the grid features (N, C, G, G) too and use them as data['train_features'] and
-      data['val_features'] (for a model of grid features; the built-in data has them)
+    - grid: for a model of grid features (reads_grid): load the grid features too and put them,
+      centred, in place of the vectors (see use_grid_features); FileNotFoundError on data
+      without them (COCO)
 
     Returns a tuple of:
     - data: dict from rnncap.coco_utils.load_coco_data
@@ -132,11 +131,9 @@ def load_data(spec=None, grid_features=False, grid=False):
               flush=True)
     with data_option(spec):
         directory, kind = resolve_dataset(spec)
-        data = load_coco_data(directory, pca_features=True, grid_features=grid_features or grid)
-    if grid_features:
+        data = load_coco_data(directory, pca_features=True, grid_features=grid)
+    if grid:
         use_grid_features(data)
-    elif grid:
-        data["train_features"], data["val_features"] = data.pop("train_grid"), data.pop("val_grid")
     return data, "%s (%s)" % (kind, directory), kind if kind in ("coco", "shapes") else directory
 
 
@@ -144,12 +141,15 @@ def use_grid_features(data):
     """
     Put a dataset's grid features where the solver, the metrics and sampling read features:
     train_features and val_features become the (num_images, C, G, G) grids of train_grid and
-    val_grid (the attention model's input), centred with the train split's mean of each channel
-    (as the PCA vectors are centred); the vectors stay as train_vectors and val_vectors.
+    val_grid (the input of a grid model: the attention LSTM, a Transformer with grid_size),
+    centred with the train split's mean of each channel (as the PCA vectors are centred); the
+    vectors stay as train_vectors and val_vectors.
 
     Centring matters: the built-in grids are non-negative, so every location shares a large
     common part; then h0 = A's mean matches every location strongly, the first attention maps
     are nearly one-hot and training stalls (the overfit run ends near 28 instead of below 1).
+    The Transformer's memory keys share that part too: on centred grids its captions were fully
+    correct after 6 epochs as often as on raw grids after 8 (docs/cli.md).
 
     Inputs:
     - data: dict from load_coco_data(..., grid_features=True), changed in place (held in memory)
@@ -170,6 +170,12 @@ def use_grid_features(data):
 def needs_grid(cell_type):
     """Whether a model with this cell reads grid features (the attention LSTM) or vectors."""
     return cell_type == "attention"
+
+
+def reads_grid(model):
+    """Whether a model reads grid features: the attention LSTM, or a Transformer with grid_size."""
+    return (needs_grid(getattr(model, "cell_type", None))
+            or getattr(model, "grid_size", None) is not None)
 
 
 def check_split(data, split):
@@ -266,7 +272,7 @@ def check_model_fits_data(model, data, checkpoint, label):
         raise ValueError("checkpoint %s was trained with another vocabulary than the data %s "
                          "(pass the --data it was trained on)" % (checkpoint, label))
     dim = data["val_features"].shape[1]
-    if model.input_dim != dim and needs_grid(getattr(model, "cell_type", None)):
+    if model.input_dim != dim and reads_grid(model):
         raise ValueError("checkpoint %s expects grid features with %d channels, the data %s "
                          "has %d" % (checkpoint, model.input_dim, label, dim))
     if model.input_dim != dim:

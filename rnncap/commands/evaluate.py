@@ -57,7 +57,8 @@ def format_table(columns):
 def run(args):
     from rnncap.metrics import evaluate_model
     from rnncap.commands.common import (check_model_fits_data, check_split, data_of_checkpoint,
-                                        describe_model, load_data, load_model, needs_grid)
+                                        describe_model, load_data, load_model, needs_grid,
+                                        reads_grid)
     from rnncap.coco_utils import load_objects
 
     for name in ("beam_size", "max_length", "num_images"):
@@ -68,8 +69,7 @@ def run(args):
     model, meta = load_model(args.checkpoint)
     check_beam_memory(model, args.beam_size, args.max_length)
     data, label, spec_used = load_data(data_of_checkpoint(meta, args.data),
-                                       grid_features=needs_grid(getattr(model, "cell_type", None)),
-                                       grid=getattr(model, "grid_size", None) is not None)
+                                       grid=reads_grid(model))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 
@@ -98,7 +98,7 @@ def localisation_line(model, data, records, split, image_ids, max_length):
 
     Inputs:
     - model: the attention CaptioningRNN
-    - data: dict from load_data(..., grid_features=True) (features are grids)
+    - data: dict from load_data(..., grid=True) (features are grids)
     - records: scene records of the split (load_objects)
     - split: 'train' or 'val'
     - image_ids: sorted image indices that were scored

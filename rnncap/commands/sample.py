@@ -129,7 +129,7 @@ def run(args):
     from rnncap.plots import plot_attention, plot_captions_grid
     from rnncap.commands.common import (caption_text, check_model_fits_data, check_split,
                                  data_of_checkpoint, load_data, load_images, load_model,
-                                 needs_grid, output_path, reference_captions)
+                                 needs_grid, output_path, reads_grid, reference_captions)
 
     decode, kwargs = decoder_settings(args)
     if args.max_length < 1:
@@ -149,8 +149,7 @@ def run(args):
     if decode == "beam":
         check_beam_memory(model, kwargs["beam_size"], args.max_length)
     data, label, _ = load_data(data_of_checkpoint(meta, args.data),
-                               grid_features=needs_grid(getattr(model, "cell_type", None)),
-                               grid=getattr(model, "grid_size", None) is not None)
+                               grid=reads_grid(model))
     check_split(data, args.split)
     check_model_fits_data(model, data, args.checkpoint, label)
 

@@ -466,8 +466,7 @@ def _train(args, out, resume_path):
 
     np.random.seed(args.seed)  # the CS231n protocol: weights and minibatches from np.random
     data, label, data_spec = load_data(
-        args.data, grid_features=args.model == "rnn" and needs_grid(args.cell),
-        grid=args.model == "transformer" and args.grid)
+        args.data, grid=(needs_grid(args.cell) if args.model == "rnn" else args.grid))
     _check_sizes(args, data)
     records = val_records(data_spec, data)  # what each val image shows (built-in data), checked
     if resume_path is not None:
