@@ -176,6 +176,11 @@ def test_transformer_defaults_differ_from_the_rnn_ones():
     rnn, transformer = model_defaults("rnn"), model_defaults("transformer")
     assert rnn["lr"] == 5e-3 and transformer["lr"] == 2e-3
     assert transformer["batch_size"] == rnn["batch_size"]
+    grid = model_defaults("transformer", grid=True)
+    assert (grid["epochs"], grid["lr_decay"]) == (20, 0.95)
+    assert (transformer["epochs"], transformer["lr_decay"]) == (8, 0.9)
+    assert dict(grid, epochs=8, lr_decay=0.9) == transformer
+    assert model_defaults("rnn", grid=True) == rnn
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -240,3 +245,13 @@ def test_a_grid_transformer_reads_the_centred_grids(tmp_path, capsys):
     assert main(["evaluate", str(out / "best.npz"), "--beam-size", "1"]) == 0
     bleu4 = re.search(r"^BLEU-4 +(\d\.\d{3})", capsys.readouterr().out, re.M).group(1)
     assert bleu4 == "%.3f" % evaluate_model(model, data, split="val")["BLEU-4"]
+
+
+def test_a_grid_transformer_trains_20_epochs_by_default(tmp_path):
+    from test_attention_cli import add_grids_and_objects
+
+    data_dir = add_grids_and_objects(make_data_dir(tmp_path / "data"))
+    assert train(data_dir, tmp_path / "grid", "--grid", "--val-images", "2") == 0
+    with open(tmp_path / "grid" / "history.json") as f:
+        h = json.load(f)
+    assert (h["options"]["epochs"], h["options"]["lr_decay"], h["epochs_done"]) == (20, 0.95, 20)

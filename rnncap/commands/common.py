@@ -42,15 +42,21 @@ TRANSFORMER_DEFAULTS = {
     "activation": "relu",
     "dropout": 0.0,
 }
+# A Transformer on grid features (--grid) trains longer: relating two objects' places takes it
+# about 17 epochs (94.8% of val captions fully correct; 8 epochs: about 70%).
+TRANSFORMER_GRID_DEFAULTS = {"epochs": 20, "lr_decay": 0.95}
 # The options whose default depends on --model (None on the command line: not given).
 MODEL_DEPENDENT = ("lr", "lr_decay", "clip", "wordvec_dim", "epochs")
 
 
-def model_defaults(model):
-    """{option: default} of `rnncap train` for --model rnn or transformer."""
+def model_defaults(model, grid=False):
+    """{option: default} of `rnncap train` for --model rnn or transformer (with --grid or not)."""
+    defaults = dict(TRAIN_DEFAULTS)
     if model == "transformer":
-        return dict(TRAIN_DEFAULTS, **TRANSFORMER_DEFAULTS)
-    return dict(TRAIN_DEFAULTS)
+        defaults.update(TRANSFORMER_DEFAULTS)
+        if grid:
+            defaults.update(TRANSFORMER_GRID_DEFAULTS)
+    return defaults
 
 
 def describe_model(model):
@@ -148,8 +154,8 @@ def use_grid_features(data):
     Centring matters: the built-in grids are non-negative, so every location shares a large
     common part; then h0 = A's mean matches every location strongly, the first attention maps
     are nearly one-hot and training stalls (the overfit run ends near 28 instead of below 1).
-    The Transformer's memory keys share that part too: on centred grids its captions were fully
-    correct after 6 epochs as often as on raw grids after 8 (docs/cli.md).
+    The Transformer's memory shares that part too: on centred grids its val captions were fully
+    correct 95% of the time after 17 epochs, on raw grids only after about 28 (docs/cli.md).
 
     Inputs:
     - data: dict from load_coco_data(..., grid_features=True), changed in place (held in memory)

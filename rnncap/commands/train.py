@@ -435,7 +435,7 @@ def _default_out(args):
 
 def _fill_defaults(args):
     """Give the options left unset (None) the defaults of args.model."""
-    defaults = model_defaults(args.model)
+    defaults = model_defaults(args.model, grid=bool(getattr(args, "grid", False)))
     for name in MODEL_DEPENDENT:
         if getattr(args, name, None) is None:
             setattr(args, name, defaults[name])
