@@ -33,29 +33,14 @@ import time
 import numpy as np
 
 import rnncap
+from bench_model import blas_threads, word_to_idx
 from rnncap.classifiers.transformer import CaptioningTransformer
 
 SIZES = {
     "classic": dict(T=16, W=256, H=4, L=2, F=2048, V=1004, D=512, Ns=(25, 100, 256)),
     "tiny": dict(T=4, W=8, H=2, L=2, F=16, V=20, D=7, Ns=(2, 3, 5)),
 }
-NULL, START, END = 0, 1, 2
-
-
-def blas_threads():
-    """Threads of NumPy's BLAS, from threadpoolctl when installed, else the usual variables."""
-    try:
-        from threadpoolctl import threadpool_info
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    except ImportError:
-        info = []
-    if info:
-        return info[0]["num_threads"], "%s %s, %d threads" % (
-            info[0].get("internal_api"), info[0].get("version"), info[0]["num_threads"])
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var]), "%s threads (from %s)" % (os.environ[var], var)
-    return os.cpu_count(), "%d threads (the CPU count)" % os.cpu_count()
+NULL, START, END = 0, 1, 2  # the ids word_to_idx gives the special words
 
 
 def timed(fn):
@@ -78,12 +63,6 @@ def alternate(fns, warmup, repeats):
             times[i].append(timed(fns[i]))
     return [(statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
             for t in times]
-
-
-def word_to_idx(V):
-    vocab = {"<NULL>": NULL, "<START>": START, "<END>": END}
-    vocab.update(("w%d" % i, i) for i in range(3, V))
-    return vocab
 
 
 def make_model(rng, size, dtype, fast):
