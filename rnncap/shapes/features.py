@@ -22,9 +22,9 @@ channels describe an outline better than the maxima alone (a shape's size and co
 position channels tell an attention model where it looked, which a weighted sum of cell vectors
 would otherwise lose (a large pretrained CNN leaks position through padding and wide receptive
 fields; these small filters barely do). The orientation channels are what names a shape: random
-filters with a 9-pixel field see pieces of an outline, while the directions of its edges tell a
-square (0 and 90 degrees) from a diamond (45 and 135), a triangle (0 and about 60 and 120) and a
-circle (every direction), whatever its size or colour.
+filters with a 9-pixel field see pieces of an outline, while the directions in which brightness
+changes across it (the gradient's) tell a square (0 and 90 degrees) from a diamond (45 and 135),
+a triangle (90 and about 27 and 153) and a circle (every direction), whatever its size or colour.
 """
 import numpy as np
 
@@ -125,9 +125,9 @@ def _orientation_channels(x):
     """Histograms of edge directions, the classic HOG recipe on a (2 * margin + 8)-pixel window.
 
     Input: x (n, 64, 64, 3) float32 pixels in [-0.5, 0.5].
-    Returns (n, 8, 8, 8) -> transposed to (n, ORIENTATION_BINS, G, G): for the window of cell
-    (i, j) (its 8 x 8 pixels and _ORIENTATION_MARGIN around), the gradient magnitude summed by
-    direction, each pixel split between the two nearest of the bins.
+    Returns (n, ORIENTATION_BINS, G, G) float32: for the window of cell (i, j) (its 8 x 8 pixels
+    and _ORIENTATION_MARGIN around), the gradient magnitude summed by the gradient's direction
+    (modulo 180 degrees), each pixel split between the two nearest bins.
     """
     n = x.shape[0]
     gx, gy = np.zeros_like(x), np.zeros_like(x)
