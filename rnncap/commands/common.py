@@ -29,7 +29,8 @@ TRAIN_DEFAULTS = {
 
 # Defaults of `rnncap train --model transformer` where they differ from the above (the options
 # without a say here, such as --batch-size, share TRAIN_DEFAULTS). With these it reaches val
-# BLEU-4 0.72 (greedy) on the built-in data (benchmarks/README.md has the time).
+# BLEU-4 0.69 (greedy, the epoch kept for caption accuracy; 0.72 at the best-BLEU epoch) on the
+# built-in data (benchmarks/README.md has the time).
 TRANSFORMER_DEFAULTS = {
     "lr": 2e-3,
     "lr_decay": 0.9,
