@@ -23,7 +23,8 @@ import sys
 import numpy as np
 
 import rnncap
-from bench_model import alternate, blas_threads, cpu_name, make_batch, rel_diff, word_to_idx
+from bench_model import (alternate, blas_threads, cpu_name, load_torch, make_batch, rel_diff,
+                         torch_line, word_to_idx)
 from rnncap.classifiers.rnn import CaptioningRNN
 
 SIZES = {
@@ -115,24 +116,12 @@ def main(argv=None):
     dtypes = ["float32"] if args.quick else ["float32", "float64"]
 
     threads, blas = blas_threads()
-    torch_mod = None
-    if not args.no_torch:
-        try:
-            import torch
-            import _torch_attention as torch_mod
-            torch.set_num_threads(threads)
-        except ImportError:
-            torch_mod = None
+    torch_mod = load_torch("_torch_attention", args.no_torch, threads)
     print("machine : %s, %d cpus, %s" % (cpu_name(), os.cpu_count(), platform.platform()))
     print("python  : %s; numpy %s; rnncap %s" % (platform.python_version(), np.__version__,
                                                  rnncap.__version__))
     print("BLAS    : %s" % blas)
-    if torch_mod is not None:
-        import torch
-        print("torch   : %s, %d threads (set to match BLAS)" % (torch.__version__,
-                                                               torch.get_num_threads()))
-    else:
-        print("torch   : not used (%s)" % ("--no-torch" if args.no_torch else "not installed"))
+    print(torch_line(torch_mod, args.no_torch))
     size = SIZES[args.sizes]
     print("sizes   : T=%d, W=%d, H=%d, V=%d, C=%d, N=%d; %d timed runs each, medians"
           % (size["T"], size["W"], size["H"], size["V"], size["C"], size["N"], repeats))

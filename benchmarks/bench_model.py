@@ -68,6 +68,31 @@ def blas_threads():
     return n, "%d threads, the CPU count (threadpoolctl not installed)" % n
 
 
+def load_torch(module, no_torch, threads):
+    """The PyTorch reference module (e.g. "_torch_reference") with torch set to `threads`
+    threads, or None when --no-torch is given or torch is not installed."""
+    if no_torch:
+        return None
+    try:
+        import importlib
+        import torch
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        torch_mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch_mod
+
+
+def torch_line(torch_mod, no_torch):
+    """The report's torch line: its version and threads, or why it is not used."""
+    if torch_mod is None:
+        return "torch   : not used (%s)" % ("--no-torch" if no_torch else "not installed")
+    import torch
+    return "torch   : %s, %d threads (set to match BLAS)" % (torch.__version__,
+                                                          torch.get_num_threads())
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -358,14 +383,7 @@ def main(argv=None):
     repeats = args.repeats or (3 if args.quick else 7)
 
     threads, blas = blas_threads()
-    torch_mod = None
-    if not args.no_torch:
-        try:
-            import torch
-            import _torch_reference as torch_mod
-            torch.set_num_threads(threads)
-        except ImportError:
-            torch_mod = None
+    torch_mod = load_torch("_torch_reference", args.no_torch, threads)
     print("machine : %s, %d cpus, %s" % (cpu_name(), os.cpu_count(), platform.platform()))
     print("python  : %s; numpy %s; rnncap %s (%s)" % (
         platform.python_version(), np.__version__, getattr(rnncap, "__version__", "?"),

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 import rnncap
-from bench_model import blas_threads, word_to_idx
+from bench_model import blas_threads, load_torch, torch_line, word_to_idx
 from rnncap.classifiers.transformer import CaptioningTransformer
 
 SIZES = {
@@ -194,25 +194,12 @@ def main(argv=None):
     repeats = args.repeats or (5 if args.quick else 9)
 
     threads, blas = blas_threads()
-    torch_mod = None
-    if not args.no_torch:
-        try:
-            import torch
-            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-            import _torch_transformer as torch_mod
-            torch.set_num_threads(threads)
-        except ImportError:
-            torch_mod = None
+    torch_mod = load_torch("_torch_transformer", args.no_torch, threads)
     print("machine : %s, %d cpus; python %s; numpy %s; rnncap %s"
           % (platform.machine(), os.cpu_count(), platform.python_version(), np.__version__,
              getattr(rnncap, "__version__", "?")))
     print("BLAS    : %s" % blas)
-    if torch_mod is not None:
-        import torch
-        print("torch   : %s, %d threads (set to match BLAS)" % (torch.__version__,
-                                                              torch.get_num_threads()))
-    else:
-        print("torch   : not used (%s)" % ("--no-torch" if args.no_torch else "not installed"))
+    print(torch_line(torch_mod, args.no_torch))
     size = SIZES[args.sizes]
     print("sizes   : T=%d, W=%d, %d heads, %d layers, F=%d, V=%d, D=%d; %d timed runs, medians"
           % (size["T"], size["W"], size["H"], size["L"], size["F"], size["V"], size["D"],

@@ -171,12 +171,17 @@ def sample_inputs(rng, model, max_length=8):
     before max_length, <END>'s score bias b_vocab is raised in steps of 0.5 until one does: a
     sampler must stop writing at <END>, so the inputs must reach it."""
     features = rng.standard_normal((8, MODEL_SIZES["input_dim"]))
+    _reach_end(model, features, max_length)
+    return [features]
+
+
+def _reach_end(model, features, max_length):
+    """Raise <END>'s score bias in steps of 0.5 (at most 12) until a caption ends early."""
     end = WORDS["<END>"]
     for _ in range(12):
         if (model.sample(features, max_length=max_length)[:, :-1] == end).any():
             break
         model.params["b_vocab"][end] += 0.5
-    return [features]
 
 
 def grid_loss_inputs(rng, model):
@@ -191,11 +196,7 @@ def grid_loss_inputs(rng, model):
 def grid_sample_inputs(rng, model, max_length=8):
     """(features (8, D, GRID, GRID),) for the attention model's sample, as sample_inputs."""
     features = rng.standard_normal((8, MODEL_SIZES["input_dim"], GRID, GRID))
-    end = WORDS["<END>"]
-    for _ in range(12):
-        if (model.sample(features, max_length=max_length)[:, :-1] == end).any():
-            break
-        model.params["b_vocab"][end] += 0.5
+    _reach_end(model, features, max_length)
     return [features]
 
 
